@@ -1,0 +1,37 @@
+"""`supportbot` command line. Commands live in small modules that each `register(app)`."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from pydantic import ValidationError
+
+from bot.cli import kb
+from bot.cli.common import console, fail
+from knowledge.errors import SupportBotError
+
+app = typer.Typer(
+    help="Slack support assistant: grounded, cited answers from your help center.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+kb.register(app)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except SupportBotError as exc:
+        fail(str(exc))
+    except ValidationError as exc:
+        fail("Invalid configuration:\n" + "\n".join(_describe(e) for e in exc.errors()))
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        raise SystemExit(130) from None
+
+
+def _describe(error: dict) -> str:
+    field = ".".join(str(p) for p in error.get("loc", ())) or "settings"
+    return f"  {field.upper()}: {error.get('msg')}"

@@ -1,0 +1,1 @@
+"""Alembic migrations (run with `supportbot migrate`, and automatically on start)."""
