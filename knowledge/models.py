@@ -71,6 +71,9 @@ class Document(Base):
     synced_at: Mapped[datetime] = _now()
     # Tombstone: set when a *complete* listing no longer contains the document.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by the stale scan; answers citing a stale document carry a badge.
+    stale_reason: Mapped[str | None] = mapped_column(Text)
+    stale_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     source: Mapped[Source] = relationship(back_populates="documents")
     chunks: Mapped[list[Chunk]] = relationship(
@@ -131,3 +134,71 @@ class SyncRun(Base):
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)
 
     source: Mapped[Source] = relationship()
+
+
+class Answer(Base):
+    """Audit trail: why the bot said what it said (and raw material for feedback and fine-tuning)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (Index("ix_answers_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = _now()
+    question: Mapped[str] = mapped_column(Text)  # redacted unless the operator allows raw text
+    rewritten_query: Mapped[str] = mapped_column(Text)
+    history_turns: Mapped[int] = mapped_column(Integer, default=0)
+    retrieved: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    answer_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # answered | refused | fallback
+    generator: Mapped[str] = mapped_column(String(20))  # model | extractive | none
+    reason: Mapped[str | None] = mapped_column(Text)  # why refused / why fallback
+    model: Mapped[str | None] = mapped_column(Text)
+    prompt_version: Mapped[str] = mapped_column(String(40))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(default=0.0)
+    latency_ms: Mapped[dict[str, float]] = mapped_column(JSONB, default=dict)
+    fallbacks: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)
+    # Where it was asked (filled by the Slack bot; user ids only when the operator enables it).
+    channel: Mapped[str | None] = mapped_column(Text)
+    thread_ts: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(Text)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    corrected_text: Mapped[str | None] = mapped_column(Text)  # an operator's better answer
+
+
+class ContentGap(Base):
+    """A question the help center could not answer: the raw list for the weekly digest."""
+
+    __tablename__ = "content_gaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = _now()
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id", ondelete="SET NULL"))
+    question: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    top_similarity: Mapped[float | None] = mapped_column()
+
+
+class ModelVersion(Base):
+    """Brand-voice model registry. At most one row is active (partial unique index)."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        Index("uq_model_versions_active", "active", unique=True, postgresql_where="active"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)  # the model id the endpoint serves
+    backend: Mapped[str] = mapped_column(String(20))  # openai | export | register
+    base_model: Mapped[str | None] = mapped_column(Text)
+    base_url: Mapped[str | None] = mapped_column(Text)  # None: the configured OpenAI-compatible endpoint
+    api_key_ref: Mapped[str | None] = mapped_column(Text)  # a name from MODEL_API_KEYS, never the key
+    dataset_hash: Mapped[str | None] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="ready")
+    eval_results: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _now()
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge.chunking import chunk_document
 from knowledge.embeddings import Embedder
 from knowledge.models import Document
+from knowledge.retrieval import refresh_term_stats
 from knowledge.sync import copy_chunks, document_digest
 from knowledge.vectors import claim_space, reset_space
 
@@ -65,4 +66,5 @@ def reembed_all(
         for doc_id, digest in digests.items():
             session.execute(update(Document).where(Document.id == doc_id).values(content_hash=digest))
         claim_space(session, model=embedder.name, dim=embedder.dim)
+        refresh_term_stats(session)
     return len(docs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,7 +20,8 @@ from knowledge.chunking import ChunkSpec, chunk_document
 from knowledge.embeddings import Embedder
 from knowledge.errors import NotFoundError, SupportBotError
 from knowledge.models import Chunk, Document, Source, SyncRun
-from knowledge.sources.base import DocumentError, Source as SourceConnector, SourceDocument
+from knowledge.retrieval import refresh_term_stats
+from knowledge.sources.base import DocumentError, DocumentRef, NotModified, Source as SourceConnector, SourceDocument
 from knowledge.text import content_hash, normalise_body
 from knowledge.vectors import check_space, claim_space
 
@@ -69,6 +70,7 @@ class _Known:
     version: str | None
     hash: str
     deleted: bool
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,9 +122,13 @@ class _Run:
                     Document.source_version,
                     Document.content_hash,
                     Document.deleted_at,
+                    Document.meta,
                 ).where(Document.source_id == self.source_id)
             )
-            return {r.source_ref: _Known(r.id, r.external_id, r.source_version, r.content_hash, r.deleted_at is not None) for r in rows}
+            return {
+                r.source_ref: _Known(r.id, r.external_id, r.source_version, r.content_hash, r.deleted_at is not None, r.meta or {})
+                for r in rows
+            }
 
     def run(self, *, since: datetime | None, full: bool) -> None:
         known = self.known_documents()
@@ -135,9 +141,14 @@ class _Run:
                 self.report.unchanged += 1
                 self.progress("unchanged")
                 continue
+            if not full and prior and not prior.deleted:
+                # Lets the connector ask "changed since?" (ETag…): a shortcut like the version check.
+                ref = replace(ref, previous=prior.meta)
             try:
                 doc = self.connector.fetch(ref)
                 self.consider(doc, ref.external_id, ref.version, prior)
+            except NotModified:
+                self.not_modified(ref, prior)
             except DocumentError as exc:
                 if prior:  # a document we cannot read now is not a deleted document
                     self.seen_ids.add(prior.id)
@@ -146,6 +157,18 @@ class _Run:
         self.report.listing_complete = True
         if listing.full:
             self.tombstone(known)
+
+    def not_modified(self, ref: DocumentRef, prior: _Known | None) -> None:
+        if prior is None or ref.previous is None:
+            self.fail(ref.external_id, "the source answered 'not modified' but no copy is stored")
+            return
+        self.seen_ids.add(prior.id)
+        self.seen_external.add(prior.external_id)
+        if ref.version != prior.version:  # so the next listing can skip it without a request
+            with self.sessions.begin() as session:
+                session.execute(update(Document).where(Document.id == prior.id).values(source_version=ref.version))
+        self.report.unchanged += 1
+        self.progress("unchanged")
 
     def fail(self, ref: str, reason: str) -> None:
         log.warning("skipped document %s: %s", ref, reason)
@@ -314,12 +337,13 @@ def sync_source(
         session.flush()
         report = SyncReport(run_id=run_row.id, source=name, status="running", started_at=run_row.started_at)
         session.expunge(row)
-    run = _Run(
-        sessions, row, open_source(row), report,
-        embedder=embedder, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
-        batch_chunks=batch_chunks, progress=progress,
-    )
     try:
+        # Opening the connector is inside the try: bad options or missing credentials fail the run.
+        run = _Run(
+            sessions, row, open_source(row), report,
+            embedder=embedder, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
+            batch_chunks=batch_chunks, progress=progress,
+        )
         run.run(since=last_ok, full=full)
         report.status = "succeeded" if report.failed == 0 else "partial"
     except SupportBotError as exc:
@@ -334,6 +358,8 @@ def sync_source(
     finally:
         report.finished_at = datetime.now(timezone.utc)
         with sessions.begin() as session:
+            if report.added or report.updated or report.deleted:
+                refresh_term_stats(session)
             session.execute(
                 update(SyncRun)
                 .where(SyncRun.id == report.run_id)

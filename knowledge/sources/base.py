@@ -7,7 +7,7 @@ was both `full` and iterated to the end without a `SourceError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,6 +17,11 @@ class DocumentError(Exception):
     """One document cannot be used (bad encoding, empty, too large…). It is skipped with this reason."""
 
 
+class NotModified(Exception):
+    """Raised by `fetch` when the source says the stored copy is current (e.g. HTTP 304 to a
+    conditional request built from `DocumentRef.previous`). The document counts as unchanged."""
+
+
 @dataclass(frozen=True)
 class DocumentRef:
     external_id: str
@@ -24,6 +29,9 @@ class DocumentRef:
     version: str | None = None
     # Connectors whose listing already carries the content keep it here so `fetch` needs no request.
     payload: Any = field(default=None, compare=False, repr=False)
+    # Set by the pipeline, not the connector: the `meta` stored by the last sync of this document
+    # (e.g. ETag/Last-Modified), so `fetch` can ask "changed since?". None on full syncs.
+    previous: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -46,7 +54,9 @@ class SourceDocument:
 class Listing:
     refs: Iterator[DocumentRef]
     # True when iterating `refs` to the end enumerates every document of the source, so anything
-    # missing was deleted. Incremental listings (changed since T) are not full.
+    # missing was deleted. Incremental listings (changed since T) are not full. Read after the last
+    # ref: a connector that finds out mid-way that it missed some (a list that shifted under
+    # pagination) sets it to False.
     full: bool = True
 
 
@@ -56,5 +66,6 @@ class Source(Protocol):
         ...
 
     def fetch(self, ref: DocumentRef) -> SourceDocument:
-        """The document; raises `DocumentError` to skip just this one, `SourceError` if the source is down."""
+        """The document; raises `DocumentError` to skip just this one, `SourceError` if the source is
+        down, `NotModified` when `ref.previous` is still current."""
         ...
