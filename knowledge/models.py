@@ -10,11 +10,13 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     ARRAY,
     Boolean,
+    CheckConstraint,
     Computed,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -74,6 +76,12 @@ class Document(Base):
     # Set by the stale scan; answers citing a stale document carry a badge.
     stale_reason: Mapped[str | None] = mapped_column(Text)
     stale_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "Mark verified" restarts the review clock without touching the source (knowledge/stale.py).
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[str | None] = mapped_column(Text)
+    # When the operator channel was told; cleared when the document stops being stale, so one
+    # stale episode is reported exactly once.
+    stale_reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     source: Mapped[Source] = relationship(back_populates="documents")
     chunks: Mapped[list[Chunk]] = relationship(
@@ -202,3 +210,64 @@ class ModelVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = _now()
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobRun(Base):
+    """One run of a job (refresh, stale scan, digest, reindex…), whoever triggered it."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(50))
+    key: Mapped[str] = mapped_column(Text, default="")  # e.g. the source name; "" for global jobs
+    trigger: Mapped[str] = mapped_column(String(20))  # schedule | operator | cli
+    who: Mapped[str | None] = mapped_column(Text)  # operator's Slack id or CLI user
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | succeeded | failed
+    started_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Feedback(Base):
+    """One 👍/👎 per Slack user per answer (changeable); 👎 may carry a reason. Read by the stale scan."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("answer_id", "user_id", name="uq_feedback_answer_user"),
+        CheckConstraint("vote IN (-1, 1)", name="ck_feedback_vote"),
+        Index("ix_feedback_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(Text)
+    vote: Mapped[int] = mapped_column(SmallInteger)  # +1 or -1
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class SlackEvent(Base):
+    """Event ids already taken: Slack retries (and replicas) deliver one event more than once."""
+
+    __tablename__ = "slack_events"
+    __table_args__ = (Index("ix_slack_events_received_at", "received_at"),)
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = _now()
+
+
+class ModelEvent(Base):
+    """Audit of the model registry: every register, promote and rollback, with who did it."""
+
+    __tablename__ = "model_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = _now()
+    action: Mapped[str] = mapped_column(String(20))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    previous_model_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    who: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -112,8 +112,9 @@ def _keyword_cte(where: str, gate: str = "") -> str:
 
 
 def refresh_term_stats(session: Session) -> None:
-    """Recompute per-lexeme chunk counts (after a sync changed chunks)."""
-    session.execute(text("REFRESH MATERIALIZED VIEW term_stats"))
+    """Recompute per-lexeme chunk counts (after a sync changed chunks). CONCURRENTLY, so searches
+    keep reading the old counts instead of waiting for the refresh."""
+    session.execute(text("REFRESH MATERIALIZED VIEW CONCURRENTLY term_stats"))
 
 
 def build_sql(mode: Mode, dim: int | None, where: str) -> str:

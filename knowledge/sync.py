@@ -109,6 +109,7 @@ class _Run:
         self.batch_chunks = batch_chunks
         self.progress = progress or (lambda _event: None)
         self.pending: list[_Pending] = []
+        self.metadata: list[dict[str, Any]] = []  # unchanged documents' fresh metadata, written in bulk
         self.seen_ids: set[int] = set()
         self.seen_external: set[str] = set()
 
@@ -154,6 +155,7 @@ class _Run:
                     self.seen_ids.add(prior.id)
                 self.fail(ref.external_id, str(exc))
         self.flush()
+        self.flush_metadata()
         self.report.listing_complete = True
         if listing.full:
             self.tombstone(known)
@@ -207,10 +209,15 @@ class _Run:
             self.flush()
 
     def write_metadata(self, doc: SourceDocument, ref: str, version: str | None, doc_id: int) -> None:
-        with self.sessions.begin() as session:
-            session.execute(
-                update(Document).where(Document.id == doc_id).values(**_document_values(doc, ref, version))
-            )
+        self.metadata.append({"id": doc_id, **_document_values(doc, ref, version)})
+        if len(self.metadata) >= 500:
+            self.flush_metadata()
+
+    def flush_metadata(self) -> None:
+        if self.metadata:
+            with self.sessions.begin() as session:
+                session.execute(update(Document), self.metadata)  # bulk UPDATE by primary key
+            self.metadata.clear()
 
     def flush(self) -> None:
         if not self.pending:

@@ -7,7 +7,10 @@ from knowledge.models import Base
 
 
 def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001 - Alembic hook signature
-    # The HNSW index is created for the embedder's dimension at run time (knowledge/vectors.py).
+    # The HNSW index is created for the embedder's dimension at run time (knowledge/vectors.py);
+    # APScheduler creates and owns its job-store table (jobs/scheduler.py).
+    if type_ == "table" and name == "apscheduler_jobs":
+        return False
     return not (type_ == "index" and name and name.startswith("ix_chunks_embedding_hnsw"))
 
 

@@ -29,3 +29,17 @@ def sync(sessions, name: str, embedder, **kwargs):
         sessions, name, embedder=embedder,
         open_source=lambda row: open_source(row.kind, row.options, secrets={}), **kwargs,
     )
+
+
+def sync_with(sessions, name: str, embedder, *, secrets=None, http=None, **kwargs):
+    """Sync through the real connector registry, with the credentials and HTTP options the
+    composition root would hand over."""
+    return sync_source(
+        sessions, name, embedder=embedder,
+        open_source=lambda row: open_source(row.kind, row.options, secrets=secrets or {}, http=http), **kwargs,
+    )
+
+
+def add_source_row(sessions, name: str, kind: str, options: dict) -> None:
+    with sessions.begin() as session:
+        add_source(session, name, kind, options)

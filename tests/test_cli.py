@@ -17,6 +17,7 @@ def cli(database_url, fake_openai, monkeypatch, tmp_path):
         "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": fake_openai.url + "/v1",
         "EMBEDDING_DIMENSIONS": "32",
+        "ANSWER_MIN_SIMILARITY": "0.05",  # hashed fake embeddings are less similar than real ones
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -102,3 +103,47 @@ def test_invalid_settings_are_reported_readably(tmp_path):
     assert proc.returncode == 1
     assert "Invalid configuration" in proc.stderr and "DATABASE_URL" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ask_prints_answer_with_sources(cli, folder, fake_openai, tmp_path):
+    cli("sources", "add", "hc", "--kind", "folder", "--path", str(folder))
+    cli("sync")
+    fake_openai.enqueue("Ask a coworker [1].")
+    out = json.loads(cli("ask", "How do I swap a shift?", "--json").stdout)
+    assert out["status"] == "answered" and out["citations"][0]["title"] == "Swap a shift"
+    assert out["text"] == "Ask a coworker [1]." and out["model"] == "gpt-4o-mini"
+    history = tmp_path / "h.json"
+    history.write_text(json.dumps([{"role": "user", "text": "Tell me about plans"}]))
+    fake_openai.enqueue("starter plan price", "Four dollars [1].")
+    text = cli("ask", "how much?", "--history-file", str(history)).stdout
+    assert "Four dollars [1]." in text and "Sources" in text and "[1] Plans" in text
+    history.write_text("not json")
+    assert cli("ask", "how much?", "--history-file", str(history), ok=False).exit_code == 1
+
+
+def test_eval_answers_reports_the_failure_split(cli, tmp_path, folder, fake_openai):
+    golden = tmp_path / "golden"
+    (golden / "docs").mkdir(parents=True)
+    for p in folder.iterdir():
+        (golden / "docs" / p.name).write_text(p.read_text())
+    questions = [
+        {"id": "ok", "question": "How do I swap a shift?", "gold_doc_ids": ["swap"], "answerable": True},
+        {"id": "beh", "question": "What does Starter cost?", "gold_doc_ids": ["plans"], "answerable": True},
+        {"id": "unans", "question": "Weather tomorrow in Paris?", "gold_doc_ids": [], "answerable": False},
+    ]
+    (golden / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
+
+    def reply(request):
+        user = request["messages"][-1]["content"]
+        if "swap" in user.split("Question:")[-1]:
+            return "Ask a coworker [1]."
+        if "Starter" in user.split("Question:")[-1]:
+            return "I don't have that information in our help center."
+        return "Sunny [1]."
+    fake_openai.default_reply = reply
+    out = json.loads(cli("eval", "--set", str(golden), "--mode", "hybrid", "--answers", "--json").stdout)["answers"]
+    verdicts = {q["id"]: q["verdict"] for q in out["per_question"]}
+    assert verdicts["ok"] == "ok" and verdicts["beh"] == "behaviour"
+    assert verdicts["unans"] in {"ok", "over-answer"}
+    assert out["answered_rate"] == 0.5 and out["citation_validity"] == 1.0
+    assert out["failures"]["behaviour"] == 1

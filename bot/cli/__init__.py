@@ -7,7 +7,7 @@ import logging
 import typer
 from pydantic import ValidationError
 
-from bot.cli import kb
+from bot.cli import answers, finetune, jobs, kb, run
 from bot.cli.common import console, fail
 from knowledge.errors import SupportBotError
 
@@ -17,6 +17,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 kb.register(app)
+answers.register(app)
+jobs.register(app)
+run.register(app)
+finetune.register(app)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from typing import Any, NoReturn
 
@@ -21,6 +22,14 @@ def services(ctx: typer.Context) -> Services:
     if root.obj is None:
         root.obj = build_services(Settings())
     return root.obj
+
+
+def cli_user() -> str:
+    """Who ran a command, for job records ("cli" when the OS cannot tell, e.g. in some containers)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -14,11 +14,14 @@ from rich.table import Table
 from sqlalchemy import select
 
 from bot.app import Services, eval_services
-from bot.cli.common import console, fail, print_json, services
+from bot.cli.common import cli_user, console, fail, print_json, services
 from knowledge import catalog, schema
+from knowledge.answer_eval import AnswerEvalReport, evaluate_answers
 from knowledge.evaluation import evaluate_retrieval, golden_source_name, load_golden_set, prepare_golden_source
 from knowledge.models import Source
+from knowledge.operations import refresh_sources
 from knowledge.reembed import reembed_all
+from knowledge.runs import exclusive_run
 from knowledge.retrieval import MODES, Filters, Hit, search
 from knowledge.sync import SyncReport, sync_source
 
@@ -83,6 +86,17 @@ def hit_json(h: Hit) -> dict:
     }
 
 
+def print_answer_report(report: AnswerEvalReport) -> None:
+    console.print(f"[bold]{report.headline()}[/bold]")
+    console.print(
+        f"answered (answerable): {report.answered_rate:.1%} · refused (unanswerable): {report.refusal_rate:.1%} · "
+        f"citation validity: {report.citation_validity:.1%} · gold cited: {report.gold_cited_rate:.1%}"
+    )
+    for d in report.diagnoses:
+        if d.verdict != "ok":
+            console.print(f"  [yellow]{d.verdict:<11}[/yellow] {d.id}: {d.detail}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(sources_app, name="sources")
 
@@ -138,9 +152,11 @@ def register(app: typer.Typer) -> None:
         set_dir: Path = typer.Option(..., "--set", help="Golden-set folder (docs/ + questions.jsonl)."),
         mode: str = typer.Option("all", help="hybrid | vector | lexical | all"),
         k: int = typer.Option(10, help="Documents ranked per question."),
+        answers: bool = typer.Option(False, "--answers", help="Also evaluate answers: refusals, citations, failure split."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Retrieval quality on a golden set: recall@1/5/10 and MRR@10 over answerable questions."""
+        """Retrieval quality on a golden set: recall@1/5/10 and MRR@10 over answerable questions;
+        with --answers, answer quality and the knowledge-vs-behaviour failure split."""
         modes = MODES if mode == "all" else (mode,)
         if any(m not in MODES for m in modes):
             fail(f"--mode must be one of {', '.join(MODES)} or all")
@@ -157,13 +173,16 @@ def register(app: typer.Typer) -> None:
                     session, golden, embedder=svc.embedder, mode=m, source=golden_source_name(golden), k=k
                 )
                 results[m] = scores.as_dict()
+        report = evaluate_answers(svc.answerer, golden, source=golden_source_name(golden)) if answers else None
         if as_json:
-            print_json(results)
+            print_json(results | ({"answers": report.as_dict()} if report else {}))
             return
         table = Table("mode", "recall@1", "recall@5", "recall@10", "MRR@10", "questions", title=golden.name)
         for m, r in results.items():
             table.add_row(m, *(f"{r[c]:.3f}" for c in ("recall@1", "recall@5", "recall@10", "mrr@10")), str(r["questions"]))
         console.print(table)
+        if report:
+            print_answer_report(report)
 
     @app.command()
     def reindex(
@@ -173,16 +192,35 @@ def register(app: typer.Typer) -> None:
         reembed: bool = typer.Option(False, "--reembed", help="Re-embed every stored document with the configured embedder."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Re-sync sources now; with --reembed, rebuild all vectors first (after changing embedder)."""
+        """Re-sync sources now; with --reembed, rebuild all vectors first (after changing embedder).
+
+        Runs as recorded `refresh` jobs (trigger cli): a source that is being refreshed already
+        (by the scheduler or an operator) is skipped with "already running"."""
         svc = services(ctx)
+        if source:
+            with svc.sessions() as session:
+                catalog.get_source(session, source)
         if reembed:
             embedder = svc.embedder
-            n = reembed_all(svc.sessions, embedder=embedder, **svc.chunking)
+            with exclusive_run(svc.sessions, "reembed", trigger="cli", who=cli_user()) as run:
+                n = reembed_all(svc.sessions, embedder=embedder, **svc.chunking)
+                run.counts = {"documents": n}
             if not as_json:
                 console.print(f"Re-embedded {n} documents with {embedder.name} ({embedder.dim} dimensions).")
-        reports = sync_all(svc, source, full=full, trigger="cli", quiet=as_json)
-        print_json([r.as_dict() for r in reports]) if as_json else print_reports(reports)
-        if any(r.status == "failed" for r in reports):
+        with _progress("reindexing", quiet=as_json) as tick:
+            outcomes = refresh_sources(
+                svc.sessions, source, embedder=svc.embedder, open_source=svc.open_source, trigger="cli",
+                who=cli_user(), full=full, progress=tick, **svc.chunking,
+            )
+        reports = [o.report for o in outcomes if o.report]
+        skipped = [o for o in outcomes if o.skipped]
+        if as_json:
+            print_json([r.as_dict() for r in reports] + [{"source": o.source, "status": "skipped", "reason": o.skipped} for o in skipped])
+        else:
+            print_reports(reports)
+            for o in skipped:
+                console.print(f"[yellow]{o.source}[/]: {o.skipped}", highlight=False)
+        if skipped or any(r.status == "failed" for r in reports):
             raise SystemExit(1)
 
     @app.command()
