@@ -11,6 +11,7 @@ from slack_bolt import Ack
 from slack_bolt.kwargs_injection.args import Args
 
 from bot.errors import report
+from bot.logs import event_context
 
 
 def ack_now(ack: Ack) -> None:
@@ -22,10 +23,11 @@ def guarded(func: Callable[..., None]) -> Callable[[Args], None]:
     wanted = inspect.getfullargspec(func).args
 
     def run(args: Args) -> None:
-        try:
-            func(**{name: getattr(args, name) for name in wanted})
-        except Exception as exc:
-            report(exc, args.body, args.client, args.respond)
+        with event_context((args.body or {}).get("event_id")):
+            try:
+                func(**{name: getattr(args, name) for name in wanted})
+            except Exception as exc:
+                report(exc, args.body, args.client, args.respond)
 
     run.__name__ = run.__qualname__ = func.__name__  # Bolt tells lazy listeners apart by name
     return run

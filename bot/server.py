@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -33,11 +35,23 @@ class _Handler(WSGIRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
-def wsgi_app(app: App | None, healthy: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
-    """`/healthz`, plus `/slack/events` when given the app (in Socket Mode events come over the socket)."""
+def wsgi_app(
+    app: App | None, healthy: Callable[[], bool], metrics: Callable[[], bytes] | None = None
+) -> Callable[..., Iterable[bytes]]:
+    """`/healthz`, `/metrics` (Prometheus) when given, plus `/slack/events` when given the app (in
+    Socket Mode events come over the socket)."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if metrics is not None and environ.get("PATH_INFO") == METRICS_PATH:
+            try:
+                body = metrics()
+            except Exception:  # a scrape must not take the bot down; Prometheus shows the gap
+                log.warning("metrics unavailable", exc_info=True)
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"metrics unavailable\n"]
+            start_response("200 OK", [("Content-Type", METRICS_TYPE)])
+            return [body]
         if environ.get("PATH_INFO") == HEALTH_PATH:
             ok = healthy()
             start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
@@ -53,9 +67,10 @@ def wsgi_app(app: App | None, healthy: Callable[[], bool]) -> Callable[..., Iter
 class HttpServer:
     """The bot's HTTP endpoint on a background thread (`port=0` picks a free port)."""
 
-    def __init__(self, app: App | None, *, host: str, port: int, healthy: Callable[[], bool]) -> None:
+    def __init__(self, app: App | None, *, host: str, port: int, healthy: Callable[[], bool],
+                 metrics: Callable[[], bytes] | None = None) -> None:
         try:
-            self._httpd = make_server(host, port, wsgi_app(app, healthy), server_class=_ThreadingServer,
+            self._httpd = make_server(host, port, wsgi_app(app, healthy, metrics), server_class=_ThreadingServer,
                                       handler_class=_Handler)
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {host}:{port} ({exc.strerror}); set SLACK_HTTP_PORT") from exc
@@ -83,10 +98,10 @@ def drain(app: App) -> None:
 
 
 def serve(app: App, *, stop: threading.Event, app_token: str | None, host: str, port: int,
-          healthy: Callable[[], bool]) -> None:
+          healthy: Callable[[], bool], metrics: Callable[[], bytes] | None = None) -> None:
     """Serve until `stop` is set (SIGTERM), then stop taking events and drain the work in flight."""
-    # Socket Mode still serves /healthz, for container health checks and readiness probes.
-    server = HttpServer(None if app_token else app, host=host, port=port, healthy=healthy).start()
+    # Socket Mode still serves /healthz and /metrics, for health checks, probes and scrapes.
+    server = HttpServer(None if app_token else app, host=host, port=port, healthy=healthy, metrics=metrics).start()
     handler = SocketModeHandler(app, app_token) if app_token else None
     try:
         if handler is not None:

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path(platformdirs.user_data_dir("supportbot")),
         description="Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.",
+        json_schema_extra={"doc_default": "the per-user data dir, e.g. ~/.local/share/supportbot"},
     )
 
     # --- embeddings ----------------------------------------------------------------------------
@@ -169,6 +170,10 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per line, with `event_id` / `answer_id` when known."
+    )
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at /metrics next to /healthz.")
 
     @field_validator(
         "slack_operator_user_ids", "slack_answer_channels", "slack_draft_channels", "slack_internal_channels",

@@ -279,7 +279,9 @@ class Answerer:
             if result.refused:
                 session.add(ContentGap(answer_id=row.id, question=row.question, reason=result.reason or "refused",
                                        top_similarity=result.confidence))
-            return row.id
+        log.info("answer %s: %s via %s in %.0f ms", row.id, result.status, result.model or result.generator,
+                 result.latency_ms.get("total", 0), extra={"answer_id": row.id, "status": result.status})
+        return row.id
 
 
 class _Clock:

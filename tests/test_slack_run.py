@@ -32,7 +32,7 @@ def test_run_serves_http_and_stops_on_sigterm(database_url, tmp_path):
     port = _free_port()
     with FakeSlack() as slack:
         env = _env(database_url, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
-                   SLACK_API_URL=slack.url + "/api/")
+                   SLACK_API_URL=slack.url + "/api/", LOG_FORMAT="json")
         proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--host", "127.0.0.1", "--port", str(port)],
                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -50,11 +50,15 @@ def test_run_serves_http_and_stops_on_sigterm(database_url, tmp_path):
                                                "application/json")
             assert challenge.status_code == 200 and challenge.json() == {"challenge": "c4t"}
             assert slack.calls_to("auth.test")  # the token was checked at start
+            metrics = httpx.get(base + "/metrics", timeout=5)
+            assert metrics.status_code == 200 and "supportbot_answer_stage_seconds_bucket" in metrics.text
         finally:
             proc.send_signal(signal.SIGTERM)
             output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output
     assert "HTTP on 127.0.0.1" in output and output.rstrip().endswith("stopped")
+    logs = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert logs and all({"time", "level", "logger", "message"} <= set(entry) for entry in logs)
 
 
 def test_socket_mode_server_answers_health_only():

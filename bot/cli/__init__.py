@@ -7,8 +7,9 @@ import logging
 import typer
 from pydantic import ValidationError
 
-from bot.cli import answers, finetune, jobs, kb, run
+from bot.cli import answers, finetune, jobs, kb, run, stats
 from bot.cli.common import console, fail
+from bot.configdoc import render_reference
 from knowledge.errors import SupportBotError
 
 app = typer.Typer(
@@ -21,6 +22,13 @@ answers.register(app)
 jobs.register(app)
 run.register(app)
 finetune.register(app)
+stats.register(app)
+
+
+@app.command("config-doc")
+def config_doc() -> None:
+    """Print the configuration reference (every variable, default, meaning) as Markdown."""
+    print(render_reference(), end="")
 
 
 def main() -> None:

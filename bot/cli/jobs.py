@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 from datetime import datetime, timezone
 from typing import Optional
@@ -10,6 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from bot.logs import configure as configure_logging
 from bot.cli.common import cli_user, console, fail, print_json, services
 from jobs.scheduler import REFRESH_FULL, scheduled_jobs
 from jobs.tasks import JOBS, REFRESH, run_job
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
         Start it on several hosts if you like: the others stand by and take over when the leader stops."""
         svc = services(ctx)
-        logging.getLogger().setLevel(svc.settings.log_level)
+        configure_logging(level=svc.settings.log_level, fmt=svc.settings.log_format)
         leader = svc.scheduler()
         # The handler only sets a flag: the loop steps down, waits for running jobs and releases the lock.
         for sig in (signal.SIGTERM, signal.SIGINT):

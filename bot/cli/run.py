@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from bot.app import Services, create_app
 from bot.cli.common import console, services
+from bot.logs import configure as configure_logging
+from bot.metrics import metrics_exposition
 from bot.server import serve
 from knowledge.deliveries import prune_deliveries
 
@@ -39,8 +41,7 @@ def register(app: typer.Typer) -> None:
         """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP (/slack/events, /healthz)."""
         svc = services(ctx)
         s = svc.settings
-        logging.getLogger().setLevel(s.log_level)
-        logging.getLogger("bot").setLevel(s.log_level)
+        configure_logging(level=s.log_level, fmt=s.log_format)
         bolt = create_app(svc)
         svc.answerer  # noqa: B018 - load the embedder now rather than on the first question
         with svc.sessions.begin() as session:
@@ -57,6 +58,7 @@ def register(app: typer.Typer) -> None:
                 bolt, stop=stop, app_token=s.slack_app_token.get_secret_value() if s.slack_app_token else None,
                 host=host or s.slack_http_host, port=port if port is not None else s.slack_http_port,
                 healthy=lambda: _healthy(svc),
+                metrics=(lambda: metrics_exposition(svc.sessions)) if s.metrics_enabled else None,
             )
         finally:
             if jobs is not None:
