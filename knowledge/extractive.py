@@ -14,6 +14,8 @@ from knowledge.prompting import ContextSource
 LABEL = "Here is what the help center says (excerpts):"
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*])|\n+")
+_LIST_ITEM = re.compile(r"^([-*+]|\d+[.)])\s")
+_LIST_ITEMS = 10
 _STOP = frozenset(
     "a an and are as at be by can do does for from how i in is it me my of on or our the this to we what when"
     " where which who why will with you your".split()
@@ -31,8 +33,15 @@ def best_sentences(question: str, text: str, *, limit: int = 3) -> str:
         return " ".join(sentences)
     wanted = _words(question)
     scored = sorted(range(len(sentences)), key=lambda i: (-len(wanted & _words(sentences[i])), i))
-    keep = sorted(scored[:limit])
-    return " … ".join(" ".join(sentences[i] for i in run) for run in _runs(keep))
+    keep = set(scored[:limit])
+    # A sentence that introduces a list ("…providers:") is useless without the items after it.
+    for i in sorted(keep):
+        if sentences[i].endswith(":"):
+            j = i + 1
+            while j < len(sentences) and j - i <= _LIST_ITEMS and _LIST_ITEM.match(sentences[j]):
+                keep.add(j)
+                j += 1
+    return " … ".join(" ".join(sentences[i] for i in run) for run in _runs(sorted(keep)))
 
 
 def _runs(indices: list[int]) -> list[list[int]]:

@@ -207,3 +207,12 @@ def test_stale_documents_carry_the_flag_and_rank_lower(kb, embedder, fake_openai
     answer = make(kb, embedder, fake_openai, stale_factor=1.0).answer("How do I swap a shift?")
     swap = next(c for c in answer.citations if c.document_id == "swap")
     assert swap.stale and swap.stale_reason == "not reviewed for 200 days"
+
+
+def test_excerpts_keep_the_list_a_sentence_introduces():
+    from knowledge.extractive import best_sentences
+
+    text = ("Tandem sends hours to payroll. Billing is monthly. Direct payroll integrations are:\n- Gusto\n- ADP\n"
+            "- Xero\nSupport answers within a day. Plans differ by seat.")
+    excerpt = best_sentences("Which payroll integrations are there?", text, limit=2)
+    assert "integrations are: - Gusto - ADP - Xero" in excerpt and "Billing" not in excerpt

@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from bot.app import Services, eval_services
+from bot.cli.answers import print_answer
 from bot.cli.common import cli_user, console, fail, print_json, services
 from knowledge import catalog, schema
 from knowledge.answer_eval import AnswerEvalReport, evaluate_answers
@@ -228,18 +229,22 @@ def register(app: typer.Typer) -> None:
         """Offline demo: sync the bundled sample help center and answer a few sample questions."""
         svc = services(ctx)
         console.print(f"Database: {svc.database_location}")
-        sample = files("knowledge") / "sample_help_center"
+        sample = str(files("knowledge") / "sample_help_center")
         with svc.sessions.begin() as session:
-            if session.scalar(select(Source).where(Source.name == "sample")) is None:
-                catalog.add_source(session, "sample", "folder", {"path": str(sample)})
-        console.print(f"Embedder: {svc.embedder.name}")
+            row = session.scalar(select(Source).where(Source.name == "sample"))
+            if row is None:
+                catalog.add_source(session, "sample", "folder", {"path": sample})
+            elif row.options.get("path") != sample:  # the package moved (reinstall, new checkout)
+                row.options = {**row.options, "path": sample}
+        generator = svc.settings.chat_model if svc.chat is not None else "extractive (no OPENAI_API_KEY: quoted excerpts)"
+        console.print(f"Embedder: {svc.embedder.name} · Answers: {generator}")
         print_reports(sync_all(svc, "sample", full=False, trigger="demo", quiet=False))
         questions = (files("knowledge") / "sample_questions.txt").read_text(encoding="utf-8").splitlines()
         for question in filter(None, (q.strip() for q in questions)):
             console.rule(f"[bold]{question}")
-            with svc.sessions() as session:
-                hits = search(session, question, embedder=svc.embedder, k=3, max_per_doc=1)
-            print_hits(hits)
+            print_answer(svc.answerer.answer(question, filters=Filters(sources=["sample"])))
+        console.rule()
+        console.print("Try your own: supportbot ask \"…\" · search only: supportbot search \"…\"")
 
 
 @sources_app.command("add")
