@@ -79,3 +79,37 @@ def embedder() -> CountingEmbedder:
 def fake_openai():
     with FakeOpenAI() as server:
         yield server
+
+
+@pytest.fixture
+def cli(database_url, fake_openai, monkeypatch, tmp_path):
+    """Run `supportbot …` in-process against the test database and the fake OpenAI server.
+
+    `cli(*args)` asserts success; `cli(*args, ok=False)` returns whatever happened;
+    `cli(*args, code=N)` asserts exit code N."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    env = {
+        "DATABASE_URL": database_url,
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": fake_openai.url + "/v1",
+        "EMBEDDING_DIMENSIONS": "32",
+        "ANSWER_MIN_SIMILARITY": "0.05",  # hashed fake embeddings are less similar than real ones
+        "MODEL_API_KEYS": '{"vllm": "secret-vllm-key"}',
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    runner = CliRunner()
+
+    def run(*args, ok=True, code=None):
+        result = runner.invoke(app, list(args))
+        expected = code if code is not None else (0 if ok else None)
+        if expected is not None:
+            assert result.exit_code == expected, result.output + repr(result.exception)
+        return result
+
+    run.env = env
+    return run

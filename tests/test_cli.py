@@ -5,33 +5,7 @@ import sys
 
 import pytest
 from helpers import write_doc
-from typer.testing import CliRunner
 
-from bot.cli import app
-
-
-@pytest.fixture
-def cli(database_url, fake_openai, monkeypatch, tmp_path):
-    env = {
-        "DATABASE_URL": database_url,
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": fake_openai.url + "/v1",
-        "EMBEDDING_DIMENSIONS": "32",
-        "ANSWER_MIN_SIMILARITY": "0.05",  # hashed fake embeddings are less similar than real ones
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    runner = CliRunner()
-
-    def run(*args, ok=True):
-        result = runner.invoke(app, list(args))
-        if ok:
-            assert result.exit_code == 0, result.output + repr(result.exception)
-        return result
-
-    run.env = env
-    return run
 
 
 @pytest.fixture

@@ -1,26 +1,7 @@
 import json
 from importlib.resources import files
 
-import pytest
-from typer.testing import CliRunner
 
-from bot.cli import app
-
-
-@pytest.fixture
-def cli(database_url, fake_openai, monkeypatch, tmp_path):
-    for k, v in {"DATABASE_URL": database_url, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake_openai.url + "/v1",
-                 "EMBEDDING_DIMENSIONS": "32", "ANSWER_MIN_SIMILARITY": "0.0",
-                 "MODEL_API_KEYS": '{"vllm": "secret-vllm-key"}'}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def run(*args, code=0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, result.output + repr(result.exception)
-        return result
-    return run
 
 
 def test_finetune_commands(cli, fake_openai, tmp_path):

@@ -3,36 +3,12 @@ import time
 
 import pytest
 from helpers import write_doc
-from typer.testing import CliRunner
 
 from bot.app import build_services
-from bot.cli import app
 from bot.settings import Settings
 from knowledge.errors import AlreadyRunningError
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.runs import exclusive_run
-
-
-@pytest.fixture
-def cli(database_url, fake_openai, monkeypatch, tmp_path):
-    env = {
-        "DATABASE_URL": database_url,
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": fake_openai.url + "/v1",
-        "EMBEDDING_DIMENSIONS": "32",
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    runner = CliRunner()
-
-    def run(*args, ok=True):
-        result = runner.invoke(app, list(args))
-        if ok:
-            assert result.exit_code == 0, result.output + repr(result.exception)
-        return result
-
-    return run
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ reference, structured logs, and Prometheus metrics counted end to end."""
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 from pathlib import Path
