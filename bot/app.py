@@ -49,6 +49,7 @@ class Services:
     database_url: str
     database_location: str
     _overrides: dict[str, Any] = field(default_factory=dict)
+    _chat_clients: dict[tuple[str | None, str | None], ChatModel] = field(default_factory=dict)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -81,23 +82,29 @@ class Services:
         )
 
     def chat_for(self, model: ModelVersion) -> ChatModel:
-        """A client for a registry model: its own endpoint and key reference, else the configured ones."""
+        """A client for a registry model: its own endpoint and key reference, else the configured
+        ones. Clients are cached per (endpoint, key reference): one connection pool each."""
         s = self.settings
+        base_url = model.base_url or s.openai_base_url
         if model.api_key_ref:
             key = s.model_api_keys.get(model.api_key_ref)
             if key is None:
                 raise ModelError(f"no key named {model.api_key_ref!r} in MODEL_API_KEYS")
             api_key = key.get_secret_value()
-        elif s.openai_api_key is not None:
+        elif model.base_url is None and s.openai_api_key is not None:
+            if self.chat is not None:
+                return self.chat
             api_key = s.openai_api_key.get_secret_value()
         else:
-            api_key = "not-needed"  # self-hosted servers (vLLM, Ollama) often take any key
-        if model.base_url is None and model.api_key_ref is None and self.chat is not None:
-            return self.chat
-        return OpenAIChatModel(
-            api_key=api_key, base_url=model.base_url or s.openai_base_url,
-            timeout=s.openai_timeout, max_retries=s.openai_max_retries,
-        )
+            # Another host without a key reference: never send it our OpenAI key. Self-hosted
+            # servers (vLLM, Ollama) usually accept any key.
+            api_key = "not-needed"
+        cache_key = (base_url, model.api_key_ref)
+        if cache_key not in self._chat_clients:
+            self._chat_clients[cache_key] = OpenAIChatModel(
+                api_key=api_key, base_url=base_url, timeout=s.openai_timeout, max_retries=s.openai_max_retries,
+            )
+        return self._chat_clients[cache_key]
 
     @cached_property
     def answer_config(self) -> AnswerConfig:
@@ -124,8 +131,10 @@ class Services:
 
     @cached_property
     def answerer(self) -> Answerer:
+        # GENERATION=extractive (or no key) means no model at all, brand-voice model included.
         return Answerer(
-            self.sessions, embedder=self.embedder, chat=self.chat, config=self.answer_config, chat_for=self.chat_for
+            self.sessions, embedder=self.embedder, chat=self.chat, config=self.answer_config,
+            chat_for=self.chat_for if self.chat is not None else None,
         )
 
     def start_scheduler(self) -> Any:

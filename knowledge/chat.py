@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from knowledge.errors import ModelError
+from knowledge.errors import ModelError, ModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,6 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
 
-
-class ModelUnavailable(ModelError):
-    """The model is gone or refused (404, deprecated, no access): try the next one, don't retry."""
 
 
 class ChatModel(Protocol):

@@ -28,3 +28,15 @@ class AlreadyRunningError(SupportBotError):
 
 class ModelError(SupportBotError):
     """The chat model could not produce an answer (after retries)."""
+
+
+class ModelUnavailable(ModelError):
+    """The model is gone or refused (404, deprecated, no access): try the next one, don't retry."""
+
+
+class PromotionRefused(SupportBotError):
+    """A candidate model is not fit to answer customers (no evaluation, or it regresses)."""
+
+
+class FineTuningUnavailable(SupportBotError):
+    """The provider refuses fine-tuning jobs (e.g. after OpenAI's self-serve shutdown)."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.catalog import get_source
 from knowledge.embeddings import Embedder
 from knowledge.errors import AlreadyRunningError
-from knowledge.models import Source
+from knowledge.models import Source, SyncRun
 from knowledge.runs import exclusive_run
 from knowledge.sync import OpenSource, SyncReport, sync_source
 
@@ -39,7 +40,8 @@ def refresh_source(
     progress: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Sync one source as a recorded, exclusive `refresh` job. Raises AlreadyRunningError."""
-    with exclusive_run(sessions, REFRESH, key=name, trigger=trigger, who=who) as run:
+    with exclusive_run(sessions, REFRESH, key=name, trigger=trigger, who=who, kb_write="shared") as run:
+        close_interrupted_syncs(sessions, name)
         report = sync_source(
             sessions, name, embedder=embedder, open_source=open_source, full=full, trigger=trigger,
             chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, progress=progress,
@@ -49,6 +51,18 @@ def refresh_source(
         if report.status == "failed":
             run.failed = "; ".join(e["reason"] for e in report.errors[-3:]) or "sync failed"
     return report
+
+
+def close_interrupted_syncs(sessions: sessionmaker[Session], name: str) -> None:
+    """We hold the source's refresh lock, so a sync run still marked running was cut short by a
+    process that died; close it so health pages stop showing it as running."""
+    with sessions.begin() as session:
+        session.execute(
+            update(SyncRun)
+            .where(SyncRun.status == "running", SyncRun.source_id == select(Source.id).where(Source.name == name).scalar_subquery())
+            .values(status="failed", finished_at=datetime.now(timezone.utc),
+                    errors=[{"document": "", "reason": "interrupted (process stopped)"}])
+        )
 
 
 def refresh_sources(

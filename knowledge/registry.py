@@ -13,12 +13,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from knowledge.errors import NotFoundError, SupportBotError
+from knowledge.errors import NotFoundError, PromotionRefused, SupportBotError
 from knowledge.models import ModelEvent, ModelVersion
 
-
-class PromotionRefused(SupportBotError):
-    """The candidate is not fit to answer customers (no evaluation, or it regresses)."""
 
 
 def active_model(session: Session) -> ModelVersion | None:

@@ -183,6 +183,11 @@ def build_sql(mode: Mode, dim: int | None, where: str) -> str:
     """
 
 
+def vector_literal(vector: Sequence[float]) -> str:
+    """pgvector's text form, for binding a vector as a parameter or writing it with COPY."""
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
 def search(
     session: Session,
     query: str,
@@ -208,9 +213,10 @@ def search(
     }
     dim = None
     if embedder is not None:  # also in lexical mode: similarity feeds the answerability decision
+        # Embed before the first SQL statement: no transaction sits open during a network call.
+        params["qvec"] = vector_literal(embedder.embed_query(query))
         check_space(session, model=embedder.name, dim=embedder.dim)
         dim = embedder.dim
-        params["qvec"] = "[" + ",".join(repr(float(x)) for x in embedder.embed_query(query)) + "]"
     elif mode != "lexical":
         raise ValueError(f"{mode} search needs an embedder")
     where, where_params = _where(filters)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,11 +38,18 @@ def _engine(sessions: sessionmaker[Session]) -> Engine:
     return sessions.kw["bind"]
 
 
+# Writers of chunks: syncs hold this lock shared (they may run side by side, one per source), a
+# re-embed holds it exclusively (it swaps every chunk and the vector index).
+KB_WRITE = "kb-write"
+
+
 @contextmanager
 def exclusive_run(
-    sessions: sessionmaker[Session], job: str, *, key: str = "", trigger: str, who: str | None = None
+    sessions: sessionmaker[Session], job: str, *, key: str = "", trigger: str, who: str | None = None,
+    kb_write: Literal["shared", "exclusive"] | None = None,
 ) -> Iterator[RunHandle]:
-    """Run a job body under the (job, key) lock; raises `AlreadyRunningError` if someone holds it.
+    """Run a job body under the (job, key) lock; raises `AlreadyRunningError` if someone holds it
+    (or, with `kb_write`, if the knowledge-base write lock is held in a conflicting mode).
 
     The body fills `handle.counts` (and `handle.failed`); an exception marks the run failed and propagates.
     """
@@ -54,6 +61,11 @@ def exclusive_run(
         if not got:
             what = f"{job} of {key}" if key else job
             raise AlreadyRunningError(f"A {what} is already running; try again when it has finished.")
+        if kb_write is not None:
+            fn = "pg_try_advisory_lock_shared" if kb_write == "shared" else "pg_try_advisory_lock"
+            if not lock_conn.execute(text(f"SELECT {fn}(hashtext(:k), 0)"), {"k": KB_WRITE}).scalar():
+                busy = "A re-embed is" if kb_write == "shared" else "A sync is"
+                raise AlreadyRunningError(f"{busy} running; try again when it has finished.")
         with sessions.begin() as session:
             # Nobody holds the lock, so any run still marked running was cut short by a dead process.
             session.execute(
@@ -88,14 +100,17 @@ def _finish(sessions: sessionmaker[Session], handle: RunHandle, status: str, err
 
 
 def is_running(sessions: sessionmaker[Session], job: str, *, key: str = "") -> bool:
-    """Whether someone holds the (job, key) lock right now."""
-    with _engine(sessions).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        got = conn.execute(
-            text("SELECT pg_try_advisory_lock(hashtext(:job), hashtext(:key))"), {"job": job, "key": key}
-        ).scalar()
-        if got:
-            conn.execute(text("SELECT pg_advisory_unlock(hashtext(:job), hashtext(:key))"), {"job": job, "key": key})
-        return not got
+    """Whether someone holds the (job, key) lock right now. Reads pg_locks rather than trying the
+    lock, so asking never makes a run that starts at that moment fail with "already running"."""
+    with sessions() as session:
+        return bool(session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND classid = hashtext(:job)::oid AND objid = hashtext(:key)::oid AND objsubid = 2)"
+            ),
+            {"job": job, "key": key},
+        ).scalar())
 
 
 def recent_runs(session: Session, *, job: str | None = None, limit: int = 20) -> list[JobRun]:

@@ -20,7 +20,7 @@ from knowledge.chunking import ChunkSpec, chunk_document
 from knowledge.embeddings import Embedder
 from knowledge.errors import NotFoundError, SupportBotError
 from knowledge.models import Chunk, Document, Source, SyncRun
-from knowledge.retrieval import refresh_term_stats
+from knowledge.retrieval import refresh_term_stats, vector_literal
 from knowledge.sources.base import DocumentError, DocumentRef, NotModified, Source as SourceConnector, SourceDocument
 from knowledge.text import content_hash, normalise_body
 from knowledge.vectors import check_space, claim_space
@@ -304,11 +304,7 @@ def copy_chunks(session: Session, rows: list[tuple[Any, ...]]) -> None:
             "COPY chunks (id, document_id, ord, breadcrumb, content, tokens, embedding) FROM STDIN"
         ) as copy:
             for *head, vector in rows:
-                copy.write_row((*head, _vector_literal(vector)))
-
-
-def _vector_literal(vector: Any) -> str:
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+                copy.write_row((*head, vector_literal(vector)))
 
 
 def sync_source(
@@ -344,10 +340,12 @@ def sync_source(
         session.flush()
         report = SyncReport(run_id=run_row.id, source=name, status="running", started_at=run_row.started_at)
         session.expunge(row)
+    connector: SourceConnector | None = None
     try:
         # Opening the connector is inside the try: bad options or missing credentials fail the run.
+        connector = open_source(row)
         run = _Run(
-            sessions, row, open_source(row), report,
+            sessions, row, connector, report,
             embedder=embedder, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
             batch_chunks=batch_chunks, progress=progress,
         )
@@ -363,6 +361,8 @@ def sync_source(
         report.errors.append({"document": "", "reason": f"internal error: {type(exc).__name__}: {exc}"})
         raise
     finally:
+        if connector is not None:
+            connector.close()  # its HTTP connection pool
         report.finished_at = datetime.now(timezone.utc)
         with sessions.begin() as session:
             if report.added or report.updated or report.deleted:

@@ -9,16 +9,23 @@ from helpers import add_folder_source, sync
 
 from knowledge.answering import AnswerConfig, Answerer
 from knowledge.chat import OpenAIChatModel
-from knowledge.errors import SupportBotError
-from knowledge.finetune.backends import FineTuningUnavailable, OpenAITrainer, export_dataset
+from knowledge.errors import FineTuningUnavailable, PromotionRefused, SupportBotError
+from knowledge.finetune.backends import OpenAITrainer, export_dataset
 from knowledge.finetune.brand import check, parse_brand_guide
-from knowledge.finetune.dataset import Example, dedupe, from_answers, load_curated, prepare_dataset, split
+from knowledge.finetune.dataset import (
+    Example,
+    dedupe,
+    from_answers,
+    load_curated,
+    prepare_dataset,
+    split,
+)
 from knowledge.finetune.evaluate import evaluate_models, load_examples
 from knowledge.finetune.training import follow, start_training
 from knowledge.finetune.validate import validate_file
 from knowledge.models import Answer, Feedback
 from knowledge.prompting import select_context, system_prompt
-from knowledge.registry import PromotionRefused, active_model, add_model, get_model, promote, rollback
+from knowledge.registry import active_model, add_model, get_model, promote, rollback
 from knowledge.retrieval import search
 
 GUIDE = (files("knowledge") / "sample_brand_voice.md").read_text()

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 from helpers import add_folder_source, write_doc
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from knowledge.errors import AlreadyRunningError
 from knowledge.models import JobRun
@@ -90,3 +90,40 @@ def test_refresh_all_skips_a_source_already_running(sessions, embedder, tmp_path
     with exclusive_run(sessions, "refresh", key="hc", trigger="schedule"):
         (outcome,) = refresh_sources(sessions, embedder=embedder, open_source=opener, trigger="operator")
     assert outcome.report is None and "already running" in outcome.skipped
+
+
+def test_syncs_share_the_write_lock_and_a_reembed_excludes_them(sessions):
+    with exclusive_run(sessions, "refresh", key="a", trigger="cli", kb_write="shared"):
+        with exclusive_run(sessions, "refresh", key="b", trigger="cli", kb_write="shared"):
+            pass  # two sources sync side by side
+        with pytest.raises(AlreadyRunningError, match="A sync is running"):
+            with exclusive_run(sessions, "reembed", trigger="cli", kb_write="exclusive"):
+                pass
+    with exclusive_run(sessions, "reembed", trigger="cli", kb_write="exclusive"):
+        with pytest.raises(AlreadyRunningError, match="A re-embed is running"):
+            with exclusive_run(sessions, "refresh", key="a", trigger="schedule", kb_write="shared"):
+                pass
+
+
+def test_asking_whether_a_job_runs_never_takes_its_lock(sessions):
+    assert not is_running(sessions, "refresh", key="hc")
+    with exclusive_run(sessions, "refresh", key="hc", trigger="cli"):
+        assert is_running(sessions, "refresh", key="hc")
+        assert not is_running(sessions, "refresh", key="other")
+    with sessions() as s:  # the check itself left no advisory lock behind
+        assert not s.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar()
+
+
+def test_an_interrupted_sync_run_is_closed_by_the_next_refresh(sessions, embedder, tmp_path):
+    from knowledge.models import Source, SyncRun
+
+    write_doc(tmp_path / "hc", "a.md", "# A\n\nText.", title="A")
+    add_folder_source(sessions, "hc", tmp_path / "hc")
+    with sessions.begin() as s:
+        source_id = s.scalar(select(Source.id))
+        s.add(SyncRun(source_id=source_id, trigger="schedule", status="running", listing_complete=False, errors=[],
+                      added=0, updated=0, unchanged=0, deleted=0, failed=0))
+    refresh_source(sessions, "hc", embedder=embedder, open_source=opener, trigger="cli")
+    with sessions() as s:
+        statuses = [r.status for r in s.scalars(select(SyncRun).order_by(SyncRun.id))]
+    assert statuses == ["failed", "succeeded"]

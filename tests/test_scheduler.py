@@ -162,6 +162,9 @@ class _FailsMidListing:
     def __init__(self, real):
         self.real = real
 
+    def close(self):
+        self.real.close()
+
     def listing(self, *, since=None):
         inner = self.real.listing(since=since)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from bot.cli.common import console, fail, print_json, services
+from bot.render import freshness
 from knowledge.answering import Answer
 from knowledge.retrieval import Filters
 from knowledge.rewrite import Turn
@@ -22,13 +22,6 @@ def load_history(path: Path) -> list[Turn]:
         return [Turn(str(t["role"]), str(t["text"])) for t in raw]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         fail(f"--history-file must be a JSON list of {{\"role\", \"text\"}} objects: {exc}")
-
-
-def days_ago(when: datetime | None) -> str:
-    if when is None:
-        return ""
-    days = (datetime.now(timezone.utc) - when).days
-    return "updated today" if days < 1 else f"updated {days} day{'s' if days != 1 else ''} ago"
 
 
 def answer_json(a: Answer) -> dict:
@@ -53,7 +46,7 @@ def print_answer(a: Answer) -> None:
         console.print("\n[bold]Sources[/bold]")
     for c in a.citations:
         badge = " ⚠️ stale" if c.stale else ""
-        console.print(f"  [{c.n}] {c.title} — {c.url or c.document_id} ({days_ago(c.updated_at)}){badge}", highlight=False)
+        console.print(f"  [{c.n}] {c.title} — {c.url or c.document_id} ({freshness(c.updated_at)}){badge}", highlight=False)
     for step in a.fallbacks:
         console.print(f"[yellow]fallback:[/yellow] {step['role']} model {step['model']} failed: {step['error']}", highlight=False)
     console.print(

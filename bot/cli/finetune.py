@@ -57,7 +57,7 @@ def prepare(
         return select_context(hits, budget_tokens=cfg.context_tokens, max_sources=cfg.max_sources)
 
     result = prepare_dataset(items, out, retrieve=retrieve, refusal=cfg.refusal_text, brand_guide=cfg.brand_guide,
-                             validation_fraction=validation_fraction)
+                             validation_fraction=validation_fraction, skipped=skipped)
     console.print(f"{result.train} training + {result.validation} validation examples in {out} "
                   f"(dropped {result.dropped_duplicates} duplicates; origins {result.origins}); hash {result.dataset_hash[:12]}")
     for note in result.skipped:

@@ -20,11 +20,11 @@ from knowledge import catalog, schema
 from knowledge.answer_eval import AnswerEvalReport, evaluate_answers
 from knowledge.evaluation import evaluate_retrieval, golden_source_name, load_golden_set, prepare_golden_source
 from knowledge.models import Source
-from knowledge.operations import refresh_sources
+from knowledge.operations import RefreshOutcome, refresh_sources
 from knowledge.reembed import reembed_all
 from knowledge.runs import exclusive_run
 from knowledge.retrieval import MODES, Filters, Hit, search
-from knowledge.sync import SyncReport, sync_source
+from knowledge.sync import SyncReport
 
 sources_app = typer.Typer(help="Configure help-center sources.", no_args_is_help=True)
 
@@ -40,22 +40,28 @@ def _progress(label: str, *, quiet: bool, total: int | None = None) -> Iterator:
         yield lambda *_a, advance=1, **_k: bar.update(task, advance=advance)
 
 
-def sync_all(svc: Services, name: str | None, *, full: bool, trigger: str, quiet: bool) -> list[SyncReport]:
-    with svc.sessions() as session:
-        names = [name] if name else list(session.scalars(select(Source.name).order_by(Source.name)))
-    if name:
-        with svc.sessions() as session:
-            catalog.get_source(session, name)
-    reports = []
-    for source_name in names:
-        with _progress(f"syncing {source_name}", quiet=quiet) as tick:
-            reports.append(
-                sync_source(
-                    svc.sessions, source_name, embedder=svc.embedder, open_source=svc.open_source,
-                    full=full, trigger=trigger, progress=tick, **svc.chunking,
-                )
-            )
-    return reports
+def sync_all(svc: Services, name: str | None, *, full: bool, trigger: str, quiet: bool) -> list[RefreshOutcome]:
+    """Sync one source or all as recorded, exclusive refresh runs (a source being synced by the
+    scheduler or an operator right now is skipped, not synced twice)."""
+    with _progress("syncing", quiet=quiet) as tick:
+        return refresh_sources(
+            svc.sessions, name, embedder=svc.embedder, open_source=svc.open_source, trigger=trigger,
+            who=cli_user(), full=full, progress=tick, **svc.chunking,
+        )
+
+
+def report_outcomes(outcomes: list[RefreshOutcome], *, as_json: bool, exit_on_failure: bool = True) -> None:
+    """Print sync results (JSON: the run records, plus skipped sources); exit 1 if any failed or was skipped."""
+    reports = [o.report for o in outcomes if o.report]
+    skipped = [o for o in outcomes if o.skipped]
+    if as_json:
+        print_json([r.as_dict() for r in reports] + [{"source": o.source, "status": "skipped", "reason": o.skipped} for o in skipped])
+    else:
+        print_reports(reports)
+        for o in skipped:
+            console.print(f"[yellow]{o.source}[/]: {o.skipped}", highlight=False)
+    if exit_on_failure and (skipped or any(r.status == "failed" for r in reports)):
+        raise SystemExit(1)
 
 
 def print_reports(reports: list[SyncReport]) -> None:
@@ -115,14 +121,8 @@ def register(app: typer.Typer) -> None:
         full: bool = typer.Option(False, "--full", help="List and fetch everything, not just what changed."),
         as_json: bool = typer.Option(False, "--json", help="Print the run records as JSON."),
     ) -> None:
-        """Sync help-center sources into the knowledge base."""
-        reports = sync_all(services(ctx), source, full=full, trigger="cli", quiet=as_json)
-        if as_json:
-            print_json([r.as_dict() for r in reports])
-        else:
-            print_reports(reports)
-        if any(r.status == "failed" for r in reports):
-            raise SystemExit(1)
+        """Sync help-center sources into the knowledge base (recorded `refresh` runs)."""
+        report_outcomes(sync_all(services(ctx), source, full=full, trigger="cli", quiet=as_json), as_json=as_json)
 
     @app.command("search")
     def search_cmd(
@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
             hits = search(
                 session, question, embedder=svc.embedder, k=k or svc.settings.retrieval_k, mode=mode,
                 filters=Filters(sources=source, locales=locale, labels=label),
-                max_per_doc=svc.settings.max_chunks_per_doc,
+                max_per_doc=svc.settings.max_chunks_per_doc, stale_factor=svc.settings.stale_rank_factor,
             )
         print_json([hit_json(h) for h in hits]) if as_json else print_hits(hits)
 
@@ -203,26 +203,12 @@ def register(app: typer.Typer) -> None:
                 catalog.get_source(session, source)
         if reembed:
             embedder = svc.embedder
-            with exclusive_run(svc.sessions, "reembed", trigger="cli", who=cli_user()) as run:
+            with exclusive_run(svc.sessions, "reembed", trigger="cli", who=cli_user(), kb_write="exclusive") as run:
                 n = reembed_all(svc.sessions, embedder=embedder, **svc.chunking)
                 run.counts = {"documents": n}
             if not as_json:
                 console.print(f"Re-embedded {n} documents with {embedder.name} ({embedder.dim} dimensions).")
-        with _progress("reindexing", quiet=as_json) as tick:
-            outcomes = refresh_sources(
-                svc.sessions, source, embedder=svc.embedder, open_source=svc.open_source, trigger="cli",
-                who=cli_user(), full=full, progress=tick, **svc.chunking,
-            )
-        reports = [o.report for o in outcomes if o.report]
-        skipped = [o for o in outcomes if o.skipped]
-        if as_json:
-            print_json([r.as_dict() for r in reports] + [{"source": o.source, "status": "skipped", "reason": o.skipped} for o in skipped])
-        else:
-            print_reports(reports)
-            for o in skipped:
-                console.print(f"[yellow]{o.source}[/]: {o.skipped}", highlight=False)
-        if skipped or any(r.status == "failed" for r in reports):
-            raise SystemExit(1)
+        report_outcomes(sync_all(svc, source, full=full, trigger="cli", quiet=as_json), as_json=as_json)
 
     @app.command()
     def demo(ctx: typer.Context) -> None:
@@ -238,7 +224,7 @@ def register(app: typer.Typer) -> None:
                 row.options = {**row.options, "path": sample}
         generator = svc.settings.chat_model if svc.chat is not None else "extractive (no OPENAI_API_KEY: quoted excerpts)"
         console.print(f"Embedder: {svc.embedder.name} · Answers: {generator}")
-        print_reports(sync_all(svc, "sample", full=False, trigger="demo", quiet=False))
+        report_outcomes(sync_all(svc, "sample", full=False, trigger="demo", quiet=False), as_json=False, exit_on_failure=False)
         questions = (files("knowledge") / "sample_questions.txt").read_text(encoding="utf-8").splitlines()
         for question in filter(None, (q.strip() for q in questions)):
             console.rule(f"[bold]{question}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.lazy import later
@@ -29,9 +29,14 @@ def register(app: App, services: Services) -> None:
         vote(body, action, +1)
         respond(text=THANKS, response_type="ephemeral", replace_original=False)
 
-    def vote_down(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        answer_id = vote(body, action, -1)
-        client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(answer_id))
+    def open_reason_modal(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        # A trigger_id expires ~3 s after the click, and the worker pool may be busy with answers:
+        # open the modal while acknowledging; the vote is recorded afterwards.
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(int(action["value"])))
+
+    def vote_down(body: dict[str, Any], action: dict[str, Any]) -> None:
+        vote(body, action, -1)
 
     def save_reason(body: dict[str, Any], view: dict[str, Any]) -> None:
         answer_id = json.loads(view["private_metadata"])["answer_id"]
@@ -40,5 +45,5 @@ def register(app: App, services: Services) -> None:
             record_reason(session, answer_id, body["user"]["id"], reason)
 
     app.action(VOTE_UP)(**later(vote_up))
-    app.action(VOTE_DOWN)(**later(vote_down))
+    app.action(VOTE_DOWN)(**later(vote_down, ack=open_reason_modal))
     app.view(FEEDBACK_MODAL)(**later(save_reason))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from knowledge.errors import ModelError, SupportBotError
+from knowledge.errors import FineTuningUnavailable, ModelError, SupportBotError
 
 SHUTDOWN_HINT = (
     "OpenAI no longer accepts new self-serve fine-tuning jobs (new jobs ended 2027-01-06). Train an open "
@@ -22,9 +22,6 @@ SHUTDOWN_HINT = (
     "result with vLLM or Ollama and `supportbot finetune register` it."
 )
 
-
-class FineTuningUnavailable(SupportBotError):
-    """The provider refuses fine-tuning jobs (e.g. after OpenAI's shutdown)."""
 
 
 @dataclass
@@ -58,10 +55,12 @@ class OpenAITrainer:
         import openai
 
         try:
-            train_file = self._client.files.create(file=train.open("rb"), purpose="fine-tune")
+            with train.open("rb") as fh:
+                train_file = self._client.files.create(file=fh, purpose="fine-tune")
             val_file = None
             if validation is not None and validation.stat().st_size:
-                val_file = self._client.files.create(file=validation.open("rb"), purpose="fine-tune")
+                with validation.open("rb") as fh:
+                    val_file = self._client.files.create(file=fh, purpose="fine-tune")
             job = self._client.fine_tuning.jobs.create(
                 model=base_model,
                 training_file=train_file.id,

@@ -69,3 +69,7 @@ class Source(Protocol):
         """The document; raises `DocumentError` to skip just this one, `SourceError` if the source is
         down, `NotModified` when `ref.previous` is still current."""
         ...
+
+    def close(self) -> None:
+        """Release connections; called once the sync is done."""
+        ...

@@ -42,6 +42,9 @@ class FolderSource:
                 # The version is cheap (size + mtime); the content hash decides what really changed.
                 yield DocumentRef(rel, version=f"{stat.st_size}:{stat.st_mtime_ns}", payload=path)
 
+    def close(self) -> None:
+        pass  # nothing held open between files
+
     @staticmethod
     def _raise(exc: OSError) -> None:
         raise SourceError(f"Listing the folder failed: {exc}")

@@ -59,6 +59,9 @@ class IntercomSource:
             auth_hint="Check INTERCOM_ACCESS_TOKEN (it needs the 'Read articles' permission).",
         )
 
+    def close(self) -> None:
+        self.client.close()
+
     def listing(self, *, since: datetime | None = None) -> Listing:  # noqa: ARG002 - no incremental API
         if not self.access_token:
             raise SourceError("Intercom needs an access token: set INTERCOM_ACCESS_TOKEN.")

@@ -70,6 +70,9 @@ class SitemapSource:
 
     # -- listing ---------------------------------------------------------------------------------
 
+    def close(self) -> None:
+        self.client.close()
+
     def listing(self, *, since: datetime | None = None) -> Listing:  # noqa: ARG002 - a sitemap lists everything
         return Listing(self._walk(), full=True)
 

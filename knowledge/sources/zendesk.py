@@ -71,6 +71,9 @@ class ZendeskSource:
 
     # -- listing ---------------------------------------------------------------------------------
 
+    def close(self) -> None:
+        self.client.close()
+
     def listing(self, *, since: datetime | None = None) -> Listing:
         if since is not None and self.authenticated:
             return Listing(self._incremental(since), full=False)
