@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.notices import Notices
+from bot.policy import Policy
 from bot.settings import Settings
 from jobs.leader import LeaderScheduler
 from jobs.scheduler import ScheduleConfig, leader_scheduler
@@ -105,6 +106,11 @@ class Services:
                 api_key=api_key, base_url=base_url, timeout=s.openai_timeout, max_retries=s.openai_max_retries,
             )
         return self._chat_clients[cache_key]
+
+    @cached_property
+    def policy(self) -> Policy:
+        """Where the bot answers, what it may cite there, who operates it (from settings, once)."""
+        return Policy.from_settings(self.settings)
 
     @cached_property
     def answer_config(self) -> AnswerConfig:

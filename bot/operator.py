@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from bot.errors import friendly
-from bot.render import section
-from bot.render_admin import STALE_NOT_SET_UP, health_blocks, reindex_result, reindex_started, stale_blocks, stats_blocks
+from bot.render_admin import health_blocks, reindex_result, reindex_started, stale_blocks, stats_blocks
 from knowledge.catalog import get_source
 from knowledge.errors import AlreadyRunningError
 from knowledge.health import answer_stats, kb_health
 from knowledge.models import Source
 from knowledge.operations import REFRESH, refresh_sources
 from knowledge.runs import is_running
+from knowledge.stale import list_stale
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -61,11 +61,5 @@ def status(services: Services) -> list[dict]:
 
 
 def stale(services: Services) -> list[dict]:
-    try:
-        from knowledge.stale import list_stale  # stale tracking is its own feature and may not be installed
-    except ModuleNotFoundError as exc:
-        if exc.name != "knowledge.stale":
-            raise
-        return [section(STALE_NOT_SET_UP)]
     with services.sessions() as session:
         return stale_blocks(list_stale(session, limit=STALE_LIMIT))

@@ -15,7 +15,6 @@ ADMIN_USAGE = (
     "Usage: `/supportbot-admin reindex [source]` · `/supportbot-admin status` · `/supportbot-admin stale`"
 )
 DENIED = ":no_entry: `/supportbot-admin` is for the bot's operators. Ask an admin to add you to the operators."
-STALE_NOT_SET_UP = "Stale tracking is not set up on this installation yet."
 _STATUS_ICON = {"succeeded": ":white_check_mark:", "partial": ":warning:", "failed": ":x:", "running": ":hourglass_flowing_sand:"}
 
 

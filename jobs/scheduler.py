@@ -37,7 +37,7 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.leader import LeaderScheduler
-from jobs.tasks import DIGEST, REFRESH, STALE_SCAN, JobContext, run_job, scheduled
+from jobs.tasks import DIGEST, HOUSEKEEPING, REFRESH, STALE_SCAN, JobContext, run_job, scheduled
 from knowledge.errors import AlreadyRunningError, ConfigurationError
 from knowledge.models import Source
 from knowledge.sources.policy import full_refresh_hours, refresh_minutes
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 JOBSTORE_TABLE = "apscheduler_jobs"
 REFRESH_FULL = "refresh_full"  # job id prefix only: it runs the refresh job with full=True
 NOTICE_GRACE = 6 * 3600
+HOUSEKEEPING_CRON = "30 3 * * *"  # daily, at a quiet hour
 DEFAULT_GRACE = 3600
 
 
@@ -96,6 +97,7 @@ def desired_jobs(sources: Iterable[tuple[str, Mapping[str, Any]]], config: Sched
             ))
     specs.append(JobSpec(STALE_SCAN, (STALE_SCAN,), cron(config.stale_scan_cron, config.timezone), NOTICE_GRACE))
     specs.append(JobSpec(DIGEST, (DIGEST,), cron(config.digest_cron, config.timezone), NOTICE_GRACE))
+    specs.append(JobSpec(HOUSEKEEPING, (HOUSEKEEPING,), cron(HOUSEKEEPING_CRON, config.timezone), NOTICE_GRACE))
     return specs
 
 

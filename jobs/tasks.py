@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from knowledge.deliveries import prune_deliveries
 from knowledge.digest import Digest, build_digest
 from knowledge.embeddings import Embedder
 from knowledge.errors import NotFoundError
@@ -26,7 +27,7 @@ from knowledge.sync import OpenSource
 
 log = logging.getLogger(__name__)
 
-REFRESH, STALE_SCAN, DIGEST = "refresh", "stale_scan", "digest"
+REFRESH, STALE_SCAN, DIGEST, HOUSEKEEPING = "refresh", "stale_scan", "digest", "housekeeping"
 
 
 def utcnow() -> datetime:
@@ -95,6 +96,14 @@ def digest(ctx: JobContext, *, trigger: str = "schedule", who: str | None = None
         return run.counts
 
 
+def housekeeping(ctx: JobContext, *, trigger: str = "schedule", who: str | None = None) -> dict[str, Any]:
+    """Daily: forget Slack event ids older than Slack's retry window (they only dedupe redeliveries)."""
+    with exclusive_run(ctx.sessions, HOUSEKEEPING, trigger=trigger, who=who) as run:
+        with ctx.sessions.begin() as session:
+            run.counts = {"slack_events_pruned": prune_deliveries(session)}
+        return run.counts
+
+
 class _Lazy:
     """An Embedder that builds the real one only if there is something to embed."""
 
@@ -108,7 +117,9 @@ class _Lazy:
         return self._build().embed_query(text)
 
 
-JOBS: dict[str, Callable[..., dict[str, Any]]] = {REFRESH: refresh, STALE_SCAN: stale_scan, DIGEST: digest}
+JOBS: dict[str, Callable[..., dict[str, Any]]] = {
+    REFRESH: refresh, STALE_SCAN: stale_scan, DIGEST: digest, HOUSEKEEPING: housekeeping,
+}
 
 
 def run_job(

@@ -75,7 +75,7 @@ def test_jobs_list_shows_the_stored_schedule(cli, hc, monkeypatch):
         scheduler.shutdown()
         svc.engine.dispose()
     jobs = {j["id"]: j for j in json.loads(cli("jobs", "list", "--json").stdout)}
-    assert set(jobs) == {"refresh:hc", "stale_scan", "digest"}
+    assert set(jobs) == {"refresh:hc", "stale_scan", "digest", "housekeeping"}
     assert jobs["refresh:hc"]["trigger"] == "interval[0:30:00]" and jobs["refresh:hc"]["running"] is False
     assert "refresh:hc" in cli("jobs", "list").stdout
     assert cli("jobs", "run", "nope", ok=False).exit_code == 1

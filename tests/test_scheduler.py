@@ -4,7 +4,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED
@@ -57,7 +57,7 @@ def test_schedules_survive_a_restart_and_follow_the_sources(engine, sessions, ct
     add_source_row(sessions, "other", "folder", {"path": str(tmp_path)})
     first = started(engine, sessions, ctx)
     before = stored(first)
-    assert set(before) == {"refresh:hc", "refresh_full:hc", "refresh:other", "stale_scan", "digest"}
+    assert set(before) == {"refresh:hc", "refresh_full:hc", "refresh:other", "stale_scan", "digest", "housekeeping"}
     assert before["refresh:hc"][1:] == ("interval[0:30:00]", 1800)  # grace: one interval
     assert before["refresh_full:hc"][1:] == ("interval[1 day, 0:00:00]", 12 * 3600)
     assert first.get_job("refresh_full:hc").args == ("refresh", "hc", True)
@@ -74,7 +74,7 @@ def test_schedules_survive_a_restart_and_follow_the_sources(engine, sessions, ct
         s.delete(s.scalar(select(Source).where(Source.name == "other")))
     schedule_all(second, sessions=sessions, config=CONFIG)
     after = stored(second)
-    assert set(after) == {"refresh:hc", "stale_scan", "digest"} and after["refresh:hc"][1:] == ("interval[0:15:00]", 900)
+    assert set(after) == {"refresh:hc", "stale_scan", "digest", "housekeeping"} and after["refresh:hc"][1:] == ("interval[0:15:00]", 900)
     assert after["stale_scan"] == before["stale_scan"]
     second.shutdown()
     assert {j.id for j in scheduled_jobs(engine)} == set(after)  # readable without a running scheduler
@@ -125,7 +125,7 @@ def test_one_leader_among_replicas_and_takeover_when_its_connection_dies(engine,
     try:
         time.sleep(0.5)
         assert not b.is_leader  # standing by: it has no scheduler at all
-        assert {j.id for j in scheduled_jobs(engine)} == {"stale_scan", "digest"}
+        assert {j.id for j in scheduled_jobs(engine)} == {"stale_scan", "digest", "housekeeping"}
 
         _terminate(engine, a.backend_pid)  # as if the leader's host vanished
         assert wait_for(lambda: b.is_leader and not a.is_leader)
@@ -203,3 +203,18 @@ def test_scheduling_and_stale_options_are_checked_and_kept_from_connectors():
     for bad in ({"refresh_minutes": "2"}, {"review_interval": "soon"}, {"check_links": "maybe"}):
         with pytest.raises(ConfigurationError):
             validate_options("zendesk", {"subdomain": "acme", **bad})
+
+
+def test_housekeeping_forgets_old_slack_event_ids(sessions, ctx):
+    from sqlalchemy import func
+
+    from knowledge.deliveries import first_delivery
+    from knowledge.models import SlackEvent
+
+    with sessions.begin() as s:
+        assert first_delivery(s, "EvOld") and first_delivery(s, "EvNew")
+        s.execute(SlackEvent.__table__.update().where(SlackEvent.event_id == "EvOld")
+                  .values(received_at=func.now() - timedelta(days=3)))
+    assert run_job(ctx, "housekeeping", trigger="cli") == {"slack_events_pruned": 1}
+    with sessions() as s:
+        assert s.scalars(select(SlackEvent.event_id)).all() == ["EvNew"]

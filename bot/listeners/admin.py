@@ -9,7 +9,6 @@ from slack_sdk import WebClient
 
 from bot import operator
 from bot.lazy import later
-from bot.policy import Policy
 from bot.render_admin import ADMIN_USAGE, DENIED
 
 if TYPE_CHECKING:
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def register(app: App, services: Services) -> None:
-    policy = Policy.from_settings(services.settings)
+    policy = services.policy
 
     def admin(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         user = command["user_id"]

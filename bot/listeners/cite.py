@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App, Respond
 
 from bot.lazy import later
-from bot.policy import Policy
 from bot.render import CITE_USAGE, cite_blocks
 from knowledge.retrieval import search
 
@@ -18,7 +17,7 @@ TOP = 5
 
 
 def register(app: App, services: Services) -> None:
-    policy = Policy.from_settings(services.settings)
+    policy = services.policy
 
     def ack_or_usage(ack: Ack, command: dict[str, Any]) -> None:
         ack() if command.get("text", "").strip() else ack(text=CITE_USAGE)

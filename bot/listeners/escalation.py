@@ -8,7 +8,6 @@ from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.lazy import later
-from bot.policy import Policy
 from bot.render import ESCALATE, escalation_text
 from knowledge.feedback import mark_escalated
 
@@ -19,7 +18,7 @@ ALREADY = "This question is already with the support team; someone will follow u
 
 
 def register(app: App, services: Services) -> None:
-    policy = Policy.from_settings(services.settings)
+    policy = services.policy
 
     def escalate(body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
         with services.sessions.begin() as session:

@@ -9,7 +9,6 @@ from slack_sdk import WebClient
 
 from bot.conversation import answer_in_thread
 from bot.lazy import ack_now, later
-from bot.policy import Policy
 from bot.threads import is_from_person
 
 if TYPE_CHECKING:
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def register(app: App, services: Services) -> None:
-    policy = Policy.from_settings(services.settings)
+    policy = services.policy
 
     def from_person(event: dict[str, Any]) -> bool:
         return is_from_person(event)

@@ -10,7 +10,6 @@ from slack_sdk import WebClient
 from bot.lazy import ack_now, later
 from bot.mrkdwn import escape
 from bot.notices import OPEN_ACTION, VERIFY_ACTION, mark_verified_in_blocks
-from bot.policy import Policy
 from knowledge.stale import verify_document
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ NOT_OPERATOR = ":no_entry: Only the bot's operators can mark articles verified."
 
 
 def register(app: App, services: Services) -> None:
-    policy = Policy.from_settings(services.settings)
+    policy = services.policy
     # With no operator list the notice channel itself is the gate: whoever can see it may verify.
     restricted = bool(policy.operator_ids or policy.operator_group)
 
