@@ -31,6 +31,7 @@ from knowledge.chat import ChatModel, OpenAIChatModel
 from knowledge.errors import ConfigurationError, ModelError
 from knowledge.models import ModelVersion, Source
 from knowledge.pricing import DEFAULT_PRICES
+from knowledge.prompting import load_few_shots
 from knowledge.sources import open_source
 from knowledge.sources.base import Source as SourceConnector
 from knowledge.sources.http import HttpOptions
@@ -125,6 +126,7 @@ class Services:
             refusal_text=s.refusal_text,
             escalation_hint=s.escalation_hint,
             brand_guide=guide.read_text(encoding="utf-8"),
+            few_shots=load_few_shots(s.few_shot_file.read_text(encoding="utf-8")) if s.few_shot_file else (),
             base_model=s.chat_model if self.chat is not None else None,
             temperature=s.answer_temperature,
             max_answer_tokens=s.answer_max_tokens,

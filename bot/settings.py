@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         "I've flagged this for the support team so a person can follow up.",
         description="Added to every refusal (the Slack bot also mentions the support group).",
     )
+    few_shot_file: Path | None = Field(
+        None, description='Optional worked examples for the prompt, JSONL: {"question", "sources": [{"title", "text"}], "answer"}.'
+    )
     brand_voice_file: Path | None = Field(
         None, description="Markdown brand-voice guide (tone, do/don't, sign-off). Default: the bundled sample guide."
     )
@@ -222,6 +225,8 @@ class Settings(BaseSettings):
             raise ValueError("GENERATION=model needs OPENAI_API_KEY")
         if self.brand_voice_file is not None and not self.brand_voice_file.is_file():
             raise ValueError(f"BRAND_VOICE_FILE {self.brand_voice_file} does not exist")
+        if self.few_shot_file is not None and not self.few_shot_file.is_file():
+            raise ValueError(f"FEW_SHOT_FILE {self.few_shot_file} does not exist")
         return self
 
     @property

@@ -22,7 +22,7 @@ from knowledge.extractive import extractive_answer
 from knowledge.models import Answer as AnswerRow
 from knowledge.models import ContentGap, ModelVersion
 from knowledge.pricing import DEFAULT_PRICES, estimate_cost
-from knowledge.prompting import ContextSource, build_messages, prompt_version, select_context
+from knowledge.prompting import ContextSource, FewShot, build_messages, prompt_version, select_context
 from knowledge.redaction import redact
 from knowledge.registry import active_model
 from knowledge.retrieval import Filters, Hit, search
@@ -46,6 +46,7 @@ class AnswerConfig:
     refusal_text: str = "I don't have that information in our help center."
     escalation_hint: str = "I've flagged this for the support team so a person can follow up."
     brand_guide: str = ""
+    few_shots: tuple[FewShot, ...] = ()
     base_model: str | None = "gpt-4o-mini"  # None: no chat model, extractive answers
     temperature: float = 0.2
     max_answer_tokens: int = 600
@@ -113,7 +114,9 @@ class Answerer:
         self.chat = chat
         self.config = config
         self.chat_for = chat_for
-        self.prompt_version = prompt_version(refusal=config.refusal_text, brand_guide=config.brand_guide)
+        self.prompt_version = prompt_version(
+            refusal=config.refusal_text, brand_guide=config.brand_guide, few_shots=config.few_shots
+        )
 
     # --- pipeline ---------------------------------------------------------------------------------
     def answer(
@@ -191,7 +194,8 @@ class Answerer:
     def _generate(self, result: Answer, question: str, history: Sequence[Turn], sources: list[ContextSource],
                   candidates: list[tuple[ChatModel, str, str]], usage: _Usage) -> None:
         cfg = self.config
-        messages = build_messages(question, sources, refusal=cfg.refusal_text, brand_guide=cfg.brand_guide, history=history)
+        messages = build_messages(question, sources, refusal=cfg.refusal_text, brand_guide=cfg.brand_guide,
+                                  history=history, few_shots=cfg.few_shots)
         for client, model, label in candidates:
             try:
                 completion = client.complete(messages, model=model, temperature=cfg.temperature, max_tokens=cfg.max_answer_tokens)

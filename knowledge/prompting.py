@@ -7,12 +7,14 @@ inference-time prompt.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from knowledge.chat import Message
 from knowledge.chunking import count_tokens
+from knowledge.errors import ConfigurationError
 from knowledge.retrieval import Hit
 from knowledge.rewrite import Turn
 
@@ -103,6 +105,26 @@ class FewShot:
     answer: str
 
 
+def load_few_shots(text: str) -> tuple[FewShot, ...]:
+    """JSONL of {"question", "sources": [{"title", "text"}], "answer"}: worked examples shown to the
+    model before the real question (format and citation habit; their facts are not the KB's)."""
+    shots = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            sources = tuple(
+                ContextSource(n=i, document_id=0, external_id=f"example-{i}", title=str(src["title"]), url=None,
+                              updated_at=None, stale_reason=None, texts=[str(src["text"])])
+                for i, src in enumerate(raw.get("sources") or (), 1)
+            )
+            shots.append(FewShot(str(raw["question"]), sources, str(raw["answer"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(f"few-shot line {n}: expected question, sources [{{title, text}}], answer ({exc})") from exc
+    return tuple(shots)
+
+
 def build_messages(
     question: str,
     sources: Sequence[ContextSource],
@@ -121,7 +143,9 @@ def build_messages(
     return messages
 
 
-def prompt_version(*, refusal: str, brand_guide: str) -> str:
-    """Changes whenever the rules, the refusal text or the brand guide change (stored with answers)."""
-    digest = hashlib.sha256(f"{GROUNDING_RULES}\x00{refusal}\x00{brand_guide}".encode()).hexdigest()
+def prompt_version(*, refusal: str, brand_guide: str, few_shots: Sequence[FewShot] = ()) -> str:
+    """Changes whenever the rules, the refusal text, the brand guide or the examples change
+    (stored with answers)."""
+    shots = json.dumps([[f.question, [s.text for s in f.sources], f.answer] for f in few_shots])
+    digest = hashlib.sha256(f"{GROUNDING_RULES}\x00{refusal}\x00{brand_guide}\x00{shots}".encode()).hexdigest()
     return f"v1-{digest[:10]}"

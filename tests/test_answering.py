@@ -1,5 +1,7 @@
 """The answer pipeline, driven through the real openai SDK against a loopback fake."""
 
+import json
+
 import pytest
 from fakes.openai_server import Delay, Fault
 from helpers import add_folder_source, sync, write_doc
@@ -216,3 +218,19 @@ def test_excerpts_keep_the_list_a_sentence_introduces():
             "- Xero\nSupport answers within a day. Plans differ by seat.")
     excerpt = best_sentences("Which payroll integrations are there?", text, limit=2)
     assert "integrations are: - Gusto - ADP - Xero" in excerpt and "Billing" not in excerpt
+
+
+def test_few_shot_examples_precede_the_question(kb, embedder, fake_openai, tmp_path):
+    from knowledge.prompting import load_few_shots
+
+    shots = load_few_shots(json.dumps({"question": "How do I reset my PIN?", "sources": [
+        {"title": "Kiosk PINs", "text": "Managers reset PINs from Team."}], "answer": "Ask a manager [1].\n\n— Tandem Support"}))
+    fake_openai.enqueue("Tap Swap [1].")
+    answerer = make(kb, embedder, fake_openai, few_shots=shots)
+    answerer.answer("How do I swap a shift?")
+    roles = [(m["role"], m["content"][:40]) for m in fake_openai.chat_requests()[-1]["messages"]]
+    assert [r for r, _ in roles] == ["system", "user", "assistant", "user"]
+    assert "Kiosk PINs" in fake_openai.chat_requests()[-1]["messages"][1]["content"]
+    assert answerer.prompt_version != make(kb, embedder, fake_openai).prompt_version
+    with pytest.raises(Exception, match="few-shot line 1"):
+        load_few_shots('{"question": "q"}')

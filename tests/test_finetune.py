@@ -85,14 +85,12 @@ def test_end_to_end_prepare_train_eval_promote_answer_rollback(kb, embedder, fak
     assert report.ok and report.warnings and report.estimated_cost_per_epoch > 0
 
     trainer = OpenAITrainer(api_key="sk-test", base_url=fake_openai.url + "/v1", max_retries=0)
-    with kb.begin() as s:
-        model_id = start_training(s, trainer, data, base_model="gpt-4o-mini-2024-07-18", who="test").id
+    model_id = start_training(kb, trainer, data, base_model="gpt-4o-mini-2024-07-18", who="test").id
     uploads = fake_openai.calls("/files", method="POST")
     assert len(uploads) == 2  # training and validation files
     states = []
     for _ in range(3):
-        with kb.begin() as s:
-            states.append(follow(s, trainer, get_model(s, model_id)).status)
+        states.append(follow(kb, trainer, model_id).status)
     assert states[-1] == "succeeded" and "running" in states
     with kb() as s:
         model = get_model(s, model_id)
@@ -149,8 +147,8 @@ def test_shutdown_refusal_points_to_other_backends(kb, fake_openai, tmp_path):
                     retrieve=lambda q: [], refusal=REFUSAL, brand_guide=GUIDE, validation_fraction=0)
     fake_openai.refuse_new_jobs = True
     trainer = OpenAITrainer(api_key="sk-test", base_url=fake_openai.url + "/v1", max_retries=0)
-    with kb.begin() as s, pytest.raises(SupportBotError, match="does not validate"):
-        start_training(s, trainer, data, base_model="gpt-4o-mini")  # cites [1] with no sources
+    with pytest.raises(SupportBotError, match="does not validate"):
+        start_training(kb, trainer, data, base_model="gpt-4o-mini")  # cites [1] with no sources
 
 
 def test_refused_job_gives_a_clear_message(kb, fake_openai, tmp_path, embedder):
@@ -158,8 +156,8 @@ def test_refused_job_gives_a_clear_message(kb, fake_openai, tmp_path, embedder):
     prepare_dataset(load_curated(CURATED), data, retrieve=retriever(kb, embedder), refusal=REFUSAL, brand_guide=GUIDE)
     fake_openai.refuse_new_jobs = True
     trainer = OpenAITrainer(api_key="sk-test", base_url=fake_openai.url + "/v1", max_retries=0)
-    with kb.begin() as s, pytest.raises(FineTuningUnavailable, match="finetune export"):
-        start_training(s, trainer, data, base_model="gpt-4o-mini")
+    with pytest.raises(FineTuningUnavailable, match="finetune export"):
+        start_training(kb, trainer, data, base_model="gpt-4o-mini")
 
 
 def test_failed_job_is_recorded(kb, fake_openai, tmp_path, embedder):
@@ -167,11 +165,9 @@ def test_failed_job_is_recorded(kb, fake_openai, tmp_path, embedder):
     prepare_dataset(load_curated(CURATED), data, retrieve=retriever(kb, embedder), refusal=REFUSAL, brand_guide=GUIDE)
     fake_openai.job_outcome = "failed"
     trainer = OpenAITrainer(api_key="sk-test", base_url=fake_openai.url + "/v1", max_retries=0)
-    with kb.begin() as s:
-        model_id = start_training(s, trainer, data, base_model="gpt-4o-mini").id
+    model_id = start_training(kb, trainer, data, base_model="gpt-4o-mini").id
     for _ in range(3):
-        with kb.begin() as s:
-            state = follow(s, trainer, get_model(s, model_id))
+        state = follow(kb, trainer, model_id)
     assert state.status == "failed"
     with kb() as s:
         assert get_model(s, model_id).status == "failed"

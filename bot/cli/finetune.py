@@ -79,9 +79,8 @@ def start(ctx: typer.Context, data: Path = typer.Option(DEFAULT_DIR), model: str
           epochs: Optional[int] = typer.Option(None), suffix: str = typer.Option("brand-voice")) -> None:
     """Upload the dataset and start an OpenAI(-compatible) fine-tuning job."""
     svc, trainer = services(ctx), _trainer(ctx)
-    with svc.sessions.begin() as session:
-        record = start_training(session, trainer, data, base_model=model, suffix=suffix, epochs=epochs, who="cli")
-        console.print(f"Started job {record.job_id} as model {record.id}. Follow it: supportbot finetune status {record.id} --wait")
+    record = start_training(svc.sessions, trainer, data, base_model=model, suffix=suffix, epochs=epochs, who="cli")
+    console.print(f"Started job {record.job_id} as model {record.id}. Follow it: supportbot finetune status {record.id} --wait")
 
 
 @app.command()
@@ -102,8 +101,7 @@ def status(ctx: typer.Context, model_id: Optional[int] = typer.Argument(None), w
         return
     trainer = _trainer(ctx)
     while True:
-        with svc.sessions.begin() as session:
-            state = follow(session, trainer, get_model(session, model_id))
+        state = follow(svc.sessions, trainer, model_id)
         console.print(f"job {state.job_id}: {state.status}" + (f" → {state.fine_tuned_model}" if state.fine_tuned_model else "")
                       + (f" ({state.error})" if state.error else ""), highlight=False)
         if state.done or not wait:
