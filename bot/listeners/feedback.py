@@ -29,14 +29,12 @@ def register(app: App, services: Services) -> None:
         vote(body, action, +1)
         respond(text=THANKS, response_type="ephemeral", replace_original=False)
 
-    def open_reason_modal(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        # A trigger_id expires ~3 s after the click, and the worker pool may be busy with answers:
-        # open the modal while acknowledging; the vote is recorded afterwards.
+    def vote_down_now(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        # Not on the worker pool: a trigger_id expires ~3 s after the click (the pool may be busy
+        # with answers), and a later 👍 must not overtake this vote. Both steps take milliseconds.
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(int(action["value"])))
-
-    def vote_down(body: dict[str, Any], action: dict[str, Any]) -> None:
-        vote(body, action, -1)
+        answer_id = vote(body, action, -1)
+        client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(answer_id))
 
     def save_reason(body: dict[str, Any], view: dict[str, Any]) -> None:
         answer_id = json.loads(view["private_metadata"])["answer_id"]
@@ -45,5 +43,5 @@ def register(app: App, services: Services) -> None:
             record_reason(session, answer_id, body["user"]["id"], reason)
 
     app.action(VOTE_UP)(**later(vote_up))
-    app.action(VOTE_DOWN)(**later(vote_down, ack=open_reason_modal))
+    app.action(VOTE_DOWN)(**later(ack=vote_down_now))
     app.view(FEEDBACK_MODAL)(**later(save_reason))
