@@ -73,7 +73,7 @@ def overhead(runs: int) -> None:
                 for stage, ms in result.latency_ms.items():
                     stages.setdefault(stage, []).append(ms)
             rows.append((label, stages))
-        print(f"\nPipeline overhead, {runs} answers each (ms; sample help center, local embedder, audit row written)")
+        print(f"\nPipeline overhead, {runs} answers each (ms; sample help center, local embedder; the audit write follows the timed stages)")
         order = ["rewrite", "retrieve", "generate", "verify", "total"]
         print(f"{'generator':<22}" + "".join(f"{s + ' p50':>14}{s + ' p95':>14}" for s in order))
         for label, stages in rows:
