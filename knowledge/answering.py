@@ -22,7 +22,13 @@ from knowledge.extractive import extractive_answer
 from knowledge.models import Answer as AnswerRow
 from knowledge.models import ContentGap, ModelVersion
 from knowledge.pricing import DEFAULT_PRICES, estimate_cost
-from knowledge.prompting import ContextSource, FewShot, build_messages, prompt_version, select_context
+from knowledge.prompting import (
+    ContextSource,
+    FewShot,
+    build_messages,
+    prompt_version,
+    select_context,
+)
 from knowledge.redaction import redact
 from knowledge.registry import active_model
 from knowledge.retrieval import Filters, Hit, search

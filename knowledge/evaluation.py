@@ -11,13 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.catalog import add_source
-from knowledge.models import Source
-from knowledge.sync import SyncReport, sync_source
-
 from knowledge.embeddings import Embedder
 from knowledge.errors import ConfigurationError
+from knowledge.models import Source
 from knowledge.retrieval import Filters, Mode, search
 from knowledge.rewrite import Turn, fold_history
+from knowledge.sync import SyncReport, sync_source
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ unless the operator sets a price (MODEL_PRICES)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -18,10 +21,15 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+def by_model_prefix(model: str, table: Mapping[str, T]) -> T | None:
+    """The entry whose key is the longest prefix of `model`
+    ("ft:gpt-4o-mini-2024-07-18:acme::x" → "ft:gpt-4o-mini"), or None."""
+    best = max((key for key in table if model.startswith(key)), key=len, default=None)
+    return table[best] if best else None
+
+
 def price_for(model: str, prices: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
-    """Longest matching prefix wins ("ft:gpt-4o-mini-2024-07-18:acme::x" → "ft:gpt-4o-mini")."""
-    best = max((key for key in prices if model.startswith(key)), key=len, default=None)
-    return prices[best] if best else (0.0, 0.0)
+    return by_model_prefix(model, prices) or (0.0, 0.0)
 
 
 def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, *, prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,6 +79,14 @@ def select_context(hits: Sequence[Hit], *, budget_tokens: int = 1500, max_source
 def _escape(text: str) -> str:
     # A document must not be able to close its own source block and speak as the user.
     return text.replace("</source>", "</ source>").replace("<source", "< source")
+
+
+_SOURCE_BLOCK = re.compile(r'<source n="(\d+)"')
+
+
+def source_numbers(prompt: str) -> set[int]:
+    """The source numbers a rendered user prompt offers (the inverse of `render_sources`)."""
+    return {int(n) for n in _SOURCE_BLOCK.findall(prompt)}
 
 
 def render_sources(sources: Sequence[ContextSource]) -> str:

@@ -17,7 +17,6 @@ from knowledge.errors import NotFoundError, PromotionRefused, SupportBotError
 from knowledge.models import ModelEvent, ModelVersion
 
 
-
 def active_model(session: Session) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.active))
 

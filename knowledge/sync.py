@@ -21,7 +21,13 @@ from knowledge.embeddings import Embedder
 from knowledge.errors import NotFoundError, SupportBotError
 from knowledge.models import Chunk, Document, Source, SyncRun
 from knowledge.retrieval import refresh_term_stats, vector_literal
-from knowledge.sources.base import DocumentError, DocumentRef, NotModified, Source as SourceConnector, SourceDocument
+from knowledge.sources.base import (
+    DocumentError,
+    DocumentRef,
+    NotModified,
+    SourceDocument,
+)
+from knowledge.sources.base import Source as SourceConnector
 from knowledge.text import content_hash, normalise_body
 from knowledge.vectors import check_space, claim_space
 

@@ -29,6 +29,12 @@ def html_to_markdown(html: str) -> str:
     return _BLANKS.sub("\n\n", text).strip()
 
 
+def first_heading(markdown: str, *, max_level: int = 1) -> str | None:
+    """Text of the first Markdown heading of level 1..max_level (a fallback title)."""
+    match = re.search(rf"^#{{1,{max_level}}}\s+(.+?)\s*$", markdown, re.MULTILINE)
+    return match.group(1) if match else None
+
+
 def normalise_body(body: str) -> str:
     body = body.replace("\r\n", "\n").replace("\x00", "")
     return _BLANKS.sub("\n\n", "\n".join(line.rstrip() for line in body.splitlines())).strip()

@@ -4,7 +4,6 @@ answer length and the brand guide's mechanical rules, plus side-by-side samples 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,8 +12,7 @@ from knowledge.chat import ChatModel, Message
 from knowledge.citations import is_refusal, verify
 from knowledge.errors import ModelError
 from knowledge.finetune.brand import BrandRules, check
-
-_SOURCE = re.compile(r'<source n="(\d+)"')
+from knowledge.prompting import source_numbers
 
 
 @dataclass
@@ -28,7 +26,7 @@ class EvalExample:
 
     @property
     def sources(self) -> set[int]:
-        return {int(n) for n in _SOURCE.findall(self.prompt[-1].content)}
+        return source_numbers(self.prompt[-1].content)
 
 
 def load_examples(path: Path, *, limit: int | None = None) -> list[EvalExample]:

@@ -4,11 +4,13 @@ ours: token limits, example counts, citations that point to no source, a cost es
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.chunking import count_tokens
+from knowledge.citations import verify
+from knowledge.pricing import by_model_prefix
+from knowledge.prompting import source_numbers
 
 ALLOWED_KEYS = {"role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id"}
 ROLES = {"system", "user", "assistant", "tool", "function"}
@@ -18,8 +20,6 @@ DEFAULT_TOKEN_LIMIT = 16_385
 # USD per 1M training tokens (OpenAI's list prices while self-serve fine-tuning lasts).
 TRAINING_PRICES = {"gpt-4o-mini": 3.00, "gpt-4.1-nano": 1.50, "gpt-4.1-mini": 5.00, "gpt-4.1": 25.00, "gpt-4o": 25.00}
 MIN_EXAMPLES, RECOMMENDED_EXAMPLES = 10, 50
-_SOURCE = re.compile(r'<source n="(\d+)"')
-_MARKER = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\](?!\()")
 
 
 @dataclass
@@ -35,11 +35,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def _limit(model: str, table: dict) -> object:
-    best = max((k for k in table if model.startswith(k)), key=len, default=None)
-    return table[best] if best else None
 
 
 def _check_example(n: int, raw: str, report: Report, token_limit: int) -> int:
@@ -76,10 +71,9 @@ def _check_example(n: int, raw: str, report: Report, token_limit: int) -> int:
             continue
         tokens += count_tokens(content) + 4  # a few tokens of per-message overhead
         if role == "user":
-            sources = {int(s) for s in _SOURCE.findall(content)}  # the sources of the turn being answered
+            sources = source_numbers(content)  # the sources of the turn being answered
         if role == "assistant":
-            cited = {int(x) for m in _MARKER.findall(content) for x in m.split(",")}
-            missing = sorted(cited - sources)
+            missing = sorted(set(verify(content, valid=sources).invalid))
             if missing:
                 report.errors.append(f"{where} message {i}: cites {missing} but the prompt has sources {sorted(sources) or 'none'}")
     if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
@@ -94,7 +88,7 @@ def validate_file(path: Path, *, model: str = "gpt-4o-mini-2024-07-18") -> Repor
     if not path.is_file():
         report.errors.append(f"{path} does not exist")
         return report
-    token_limit = _limit(model, TOKEN_LIMITS) or DEFAULT_TOKEN_LIMIT
+    token_limit = by_model_prefix(model, TOKEN_LIMITS) or DEFAULT_TOKEN_LIMIT
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -106,7 +100,7 @@ def validate_file(path: Path, *, model: str = "gpt-4o-mini-2024-07-18") -> Repor
         report.errors.append(f"{report.examples} examples: fine-tuning needs at least {MIN_EXAMPLES}")
     elif report.examples < RECOMMENDED_EXAMPLES:
         report.warnings.append(f"{report.examples} examples: {RECOMMENDED_EXAMPLES}+ usually give clearly better results")
-    price = _limit(model, TRAINING_PRICES)
+    price = by_model_prefix(model, TRAINING_PRICES)
     if price is not None:
         report.estimated_cost_per_epoch = round(report.tokens * price / 1_000_000, 4)
     return report

@@ -6,12 +6,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from knowledge.errors import ConfigurationError
-from knowledge.sources.policy import split_options, validate_policy
 from knowledge.sources.base import Source
 from knowledge.sources.folder import FolderSource
 from knowledge.sources.http import HttpOptions
 from knowledge.sources.intercom import open_intercom
 from knowledge.sources.options import looks_like_credential
+from knowledge.sources.policy import split_options, validate_policy
 from knowledge.sources.sitemap import open_sitemap
 from knowledge.sources.zendesk import open_zendesk
 

@@ -11,7 +11,7 @@ import yaml
 
 from knowledge.errors import SourceError
 from knowledge.sources.base import DocumentError, DocumentRef, Listing, SourceDocument
-from knowledge.text import decode_utf8, html_to_markdown, parse_datetime
+from knowledge.text import decode_utf8, first_heading, html_to_markdown, parse_datetime
 
 SUFFIXES = {".md", ".markdown", ".html", ".htm"}
 DEFAULT_MAX_BYTES = 2_000_000
@@ -68,7 +68,7 @@ class FolderSource:
             body = html_to_markdown(body)
         if not body.strip():
             raise DocumentError("empty document (no text)")
-        title = str(meta.get("title") or _first_heading(body) or path.stem.replace("-", " ").title())
+        title = str(meta.get("title") or first_heading(body) or path.stem.replace("-", " ").title())
         labels = meta.get("labels") or []
         if isinstance(labels, str):
             labels = [s.strip() for s in labels.split(",") if s.strip()]
@@ -89,10 +89,3 @@ class FolderSource:
             updated_at=parse_datetime(meta.get("updated_at")),
             meta={k: str(v) for k, v in extra.items()},
         )
-
-
-def _first_heading(body: str) -> str | None:
-    for line in body.splitlines():
-        if line.startswith("# "):
-            return line[2:].strip()
-    return None

@@ -26,11 +26,17 @@ from urllib.robotparser import RobotFileParser
 from lxml import etree
 
 from knowledge.errors import ConfigurationError, SourceError
-from knowledge.sources.base import DocumentError, DocumentRef, Listing, NotModified, SourceDocument
+from knowledge.sources.base import (
+    DocumentError,
+    DocumentRef,
+    Listing,
+    NotModified,
+    SourceDocument,
+)
 from knowledge.sources.http import HttpClient, HttpOptions, safe_url
 from knowledge.sources.options import int_option, reject_unknown, url_option
 from knowledge.sources.webpage import extract_page
-from knowledge.text import parse_datetime
+from knowledge.text import first_heading, parse_datetime
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +189,7 @@ class SitemapSource:
         last_modified = response.headers.get("last-modified")
         return SourceDocument(
             external_id=url,
-            title=page.title or _first_heading(page.body) or url,
+            title=page.title or first_heading(page.body, max_level=2) or url,
             body=page.body,
             url=str(response.url),
             locale=page.language,
@@ -219,11 +225,6 @@ def _date(value: str | None) -> datetime | None:
         return parsedate_to_datetime(value)  # Last-Modified: HTTP date
     except (TypeError, ValueError):
         return None
-
-
-def _first_heading(body: str) -> str | None:
-    match = re.search(r"^#{1,2}\s+(.+)$", body, re.MULTILINE)
-    return match.group(1).strip() if match else None
 
 
 def _regex(name: str, pattern: str | None) -> re.Pattern[str] | None:

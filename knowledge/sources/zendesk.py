@@ -20,7 +20,13 @@ import httpx
 from knowledge.errors import ConfigurationError, SourceError
 from knowledge.sources.base import DocumentError, DocumentRef, Listing, SourceDocument
 from knowledge.sources.http import HttpClient, HttpOptions
-from knowledge.sources.options import bool_option, int_option, list_option, reject_unknown, url_option
+from knowledge.sources.options import (
+    bool_option,
+    int_option,
+    list_option,
+    reject_unknown,
+    url_option,
+)
 from knowledge.text import html_to_markdown, parse_datetime
 
 log = logging.getLogger(__name__)
